@@ -1,0 +1,66 @@
+"""Conditions that depend on choices, checked for every value the choices can take."""
+from __future__ import annotations
+
+import itertools
+import random
+
+from ..errors import SpaceError
+from ..ir.values import evaluate, is_sym, labels_of
+
+MAX_EXHAUSTIVE = 50_000  # beyond this many combinations, a fixed-seed sample is checked
+
+
+def assignments(labels, decisions):
+    """Every combination of values of ``labels`` (a deterministic sample when there are too many)."""
+    labels = sorted(labels)
+    domains = [decisions[lab].domain() for lab in labels]
+    total = 1
+    for d in domains:
+        total *= len(d)
+    if total <= MAX_EXHAUSTIVE:
+        for combo in itertools.product(*domains):
+            yield dict(zip(labels, combo))
+        return
+    rng = random.Random(0)
+    for _ in range(MAX_EXHAUSTIVE):
+        yield {lab: rng.choice(d) for lab, d in zip(labels, domains)}
+
+
+def _describe(sample) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in sorted(sample.items()))
+
+
+class ChoiceChecker:
+    """The ``ctx`` op rules receive: ``require`` holds a condition for all samples or raises."""
+
+    def __init__(self, decisions):
+        self.decisions = decisions  # label -> Decision
+
+    def require(self, cond, message: str) -> None:
+        if not is_sym(cond):
+            if not cond:
+                raise SpaceError(message)
+            return
+        for sample in assignments(labels_of(cond), self.decisions):
+            if not evaluate(cond, sample):
+                raise SpaceError(f"{message} when {_describe(sample)}")
+
+    def require_each(self, value, check, message: str) -> None:
+        for sample in assignments(labels_of(value), self.decisions):
+            v = evaluate(value, sample)
+            if not check(v):
+                raise SpaceError(f"{message}, got {v!r} when {_describe(sample)}")
+
+    def same_shape(self, a, b) -> bool:
+        """Whether shapes ``a`` and ``b`` agree for every sample."""
+        if len(a) != len(b):
+            return False
+        for x, y in zip(a, b):
+            if not is_sym(x) and not is_sym(y):
+                if x != y:
+                    return False
+                continue
+            for sample in assignments(labels_of((x, y)), self.decisions):
+                if evaluate(x, sample) != evaluate(y, sample):
+                    return False
+        return True

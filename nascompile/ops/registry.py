@@ -1,0 +1,167 @@
+"""The op registry: every op supplies its signature, shape rule, cost and torch factory.
+
+An op is a class registered with :func:`register`. Its rules receive input shapes (batch
+dimension excluded; dims are ints or :class:`~nascompile.ir.values.Sym`) and an :class:`Args`
+of validated arguments, so one rule serves a fixed network and a space with value choices::
+
+    @register
+    class Relu(Op):
+        name = "relu"
+        def shape(self, x, a, ctx): return x
+        def build(self, x, a):
+            import torch.nn as nn
+            return nn.ReLU()
+
+``cost`` returns ``(parameters, multiply-accumulates)``; we count MACs of convolutions and linear
+layers only, as NAS papers do when they report FLOPs. torch is imported only inside ``build``,
+so compiling a space never pays for it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
+
+from ..errors import SpaceError, did_you_mean
+from ..ir.values import apply, is_sym
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Any = REQUIRED
+    kind: str = "int"  # int | pos_int | nonneg_int | float | prob | bool | str | any
+    static: bool = False  # changes the op's structure, so it cannot depend on a choice
+
+
+class Args(dict):
+    """Validated op arguments; ``a.kernel`` reads ``a['kernel']``."""
+
+    def __getattr__(self, key):
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
+class Op:
+    """Base of every op. Subclasses set ``name`` and ``params`` and override the rules."""
+
+    name: ClassVar[str] = ""
+    params: ClassVar[tuple[Param, ...]] = ()
+    arity: ClassVar[tuple[int, int | None]] = (1, 1)  # (fewest, most) inputs; None: unbounded
+    ranks: ClassVar[tuple[int, ...] | None] = None  # accepted input ranks (len of shape), None: any
+
+    def shape(self, x, a: Args, ctx):
+        """Output shape for input shape ``x`` (a list of shapes when arity is not (1, 1))."""
+        return x
+
+    def cost(self, x, out, a: Args):
+        """(parameter count, multiply-accumulates) for one sample."""
+        return 0, 0
+
+    def build(self, x, a: Args):
+        """The torch module, for concrete shapes and arguments."""
+        raise NotImplementedError(f"op {self.name} has no torch factory")
+
+
+REGISTRY: dict[str, Op] = {}
+
+
+def register(cls: type[Op]) -> type[Op]:
+    """Class decorator adding an op; a second op of the same name is refused."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    if cls.name in REGISTRY:
+        raise ValueError(f"op '{cls.name}' is already registered")
+    REGISTRY[cls.name] = cls()
+    return cls
+
+
+def get_op(name: str) -> Op:
+    from . import builtin  # noqa: F401  (fills the registry on first use)
+
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise SpaceError(f"unknown op '{name}'", hint=did_you_mean(name, REGISTRY)) from None
+
+
+def list_ops(filter: str = "") -> list[str]:
+    from . import builtin  # noqa: F401
+
+    return sorted(n for n in REGISTRY if filter in n)
+
+
+_KIND_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "pos_int": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+                "a positive integer"),
+    "nonneg_int": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+                   "a non-negative integer"),
+    "float": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    "prob": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1,
+             "a probability in [0, 1)"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "any": (lambda v: True, "anything"),
+}
+
+
+def bind_args(op: Op, args: list, kwargs: dict, ctx) -> Args:
+    """Match call arguments to the op's signature and check each value's kind.
+
+    Symbolic values are checked for every value their decisions can take (``ctx.require``).
+    """
+    if getattr(op, "passthrough", False):  # imported modules take any arguments
+        return Args(args=tuple(args), kwargs=tuple(sorted(kwargs.items())))
+    names = [p.name for p in op.params]
+    if len(args) > len(names):
+        raise SpaceError(f"op '{op.name}' takes at most {len(names)} positional arguments "
+                         f"({', '.join(names) or 'none'}), got {len(args)}")
+    bound = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in names:
+            raise SpaceError(f"op '{op.name}' has no argument '{key}'",
+                             hint=did_you_mean(key, names) or f"arguments: {', '.join(names) or 'none'}")
+        if key in bound:
+            raise SpaceError(f"op '{op.name}' got argument '{key}' twice")
+        bound[key] = value
+    out = Args()
+    for p in op.params:
+        if p.name not in bound:
+            if p.default is REQUIRED:
+                raise SpaceError(f"op '{op.name}' needs argument '{p.name}'")
+            out[p.name] = p.default
+            continue
+        value = bound[p.name]
+        check, what = _KIND_CHECKS[p.kind]
+        if is_sym(value) and (p.static or p.kind in ("bool", "str")):
+            raise SpaceError(f"argument '{p.name}' of op '{op.name}' changes its structure and "
+                             "cannot depend on a choice", hint="use a layer choice between candidates")
+        if is_sym(value):
+            ctx.require_each(value, check, f"argument '{p.name}' of op '{op.name}' must be {what}")
+        elif not check(value) and not (p.default is None and value is None):
+            raise SpaceError(f"argument '{p.name}' of op '{op.name}' must be {what}, got {value!r}")
+        out[p.name] = value
+    return out
+
+
+class StrictCtx:
+    """A context that checks plain conditions at once and trusts symbolic ones (for tests)."""
+
+    def require(self, cond, message: str) -> None:
+        if not is_sym(cond) and not cond:
+            raise SpaceError(message)
+
+    def require_each(self, value, check, message: str) -> None:
+        pass
+
+
+def eq(a, b):
+    return apply("eq", a, b)
+
+
+def ge(a, b):
+    return apply("ge", a, b)

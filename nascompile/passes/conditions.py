@@ -1,0 +1,70 @@
+"""Boolean conditions over decisions, in disjunctive normal form.
+
+A condition is a frozenset of conjunctions; a conjunction is a frozenset of atoms:
+``("eq", label, name)`` (a layer choice picked ``name``), ``("in", label, name)`` (an input
+choice chose candidate ``name``), ``("ge", label, k)`` (a depth of at least ``k``).
+``TRUE`` is one empty conjunction; ``FALSE`` is none.
+"""
+from __future__ import annotations
+
+TRUE = frozenset([frozenset()])
+FALSE = frozenset()
+
+
+def atom(kind: str, label: str, value) -> frozenset:
+    return frozenset([frozenset([(kind, label, value)])])
+
+
+def _consistent(conj) -> bool:
+    picked = {}
+    for kind, label, value in conj:
+        if kind == "eq":
+            if picked.setdefault(label, value) != value:
+                return False
+    return True
+
+
+def _simplify(dnf) -> frozenset:
+    conjs = sorted((c for c in dnf if _consistent(c)), key=len)
+    if conjs and not conjs[0]:
+        return TRUE
+    kept: list = []
+    for c in conjs:
+        if not any(k <= c for k in kept):
+            kept.append(c)
+    return frozenset(kept)
+
+
+def both(a, b) -> frozenset:
+    if a == TRUE:
+        return b
+    if b == TRUE:
+        return a
+    return _simplify(x | y for x in a for y in b)
+
+
+def either(a, b) -> frozenset:
+    if a == TRUE or b == TRUE:
+        return TRUE
+    return _simplify(a | b)
+
+
+def labels(cond) -> frozenset:
+    return frozenset(label for conj in cond for _, label, _ in conj)
+
+
+def holds(cond, sample) -> bool:
+    for conj in cond:
+        for kind, label, value in conj:
+            v = sample[label]
+            if kind == "eq":
+                ok = v == value
+            elif kind == "in":
+                ok = value in v
+            else:
+                ok = v >= value
+            if not ok:
+                break
+        else:
+            return True
+    return False
