@@ -11,7 +11,18 @@ TRUE = frozenset([frozenset()])
 FALSE = frozenset()
 
 
-def atom(kind: str, label: str, value) -> frozenset:
+def atom(kind: str, label: str, value, decision=None) -> frozenset:
+    """The condition of one atom; with its ``decision`` at hand, a certain atom folds to TRUE
+    (an input choice that must take every candidate, a depth at or below the smallest)."""
+    if decision is not None:
+        if kind == "in" and decision.n_chosen == len(decision.options):
+            return TRUE
+        if kind == "eq" and len(decision.options) == 1:
+            return TRUE
+        if kind == "ge" and value <= min(decision.options):
+            return TRUE
+        if kind == "ge" and value > max(decision.options):
+            return FALSE
     return frozenset([frozenset([(kind, label, value)])])
 
 
