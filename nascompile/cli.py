@@ -1,0 +1,86 @@
+"""Command line: ``nascompile build | ...``. The only place errors are printed.
+
+Each command is a small class with ``add_arguments`` and ``run``; a user mistake is a
+:class:`~nascompile.errors.NasError`, printed as one line per error with exit status 2
+(``--debug`` shows the traceback instead).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from .errors import NasError
+
+
+class Command:
+    name = ""
+    help = ""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        pass
+
+    def run(self, args: argparse.Namespace) -> int:
+        raise NotImplementedError
+
+
+class Build(Command):
+    name = "build"
+    help = "validate a space, print its statistics and write a build directory"
+
+    def add_arguments(self, parser):
+        parser.add_argument("space", help="space document (.yaml, .yml or .json)")
+        parser.add_argument("-o", "--output", default="build", help="build directory (default: ./build)")
+        parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                            help="override a parameter of the document (repeatable)")
+        parser.add_argument("--check", action="store_true", help="validate only; write nothing")
+
+    def run(self, args):
+        from .build import build, format_summary
+        from .compiler import load_space, parse_overrides
+
+        space = load_space(args.space, parse_overrides(args.set))
+        summary = build(space, None if args.check else args.output)
+        print(format_summary(summary))
+        if args.check:
+            print("ok: the space is valid (nothing written)")
+        else:
+            print(f"wrote {args.output}/")
+        return 0
+
+
+COMMANDS: list[Command] = [Build()]
+
+
+def make_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="nascompile", description="Compile neural architecture search spaces.")
+    parser.add_argument("--version", action="version", version=f"nascompile {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for command in COMMANDS:
+        p = sub.add_parser(command.name, help=command.help, description=command.help)
+        p.add_argument("--debug", action="store_true", help="show the traceback of an error")
+        command.add_arguments(p)
+        p.set_defaults(handler=command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler.run(args)
+    except NasError as err:
+        if getattr(args, "debug", False):
+            raise
+        print(str(err), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
