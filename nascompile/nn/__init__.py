@@ -1,0 +1,1 @@
+"""Mutables for hand-written models: LayerChoice, InputChoice, MutableScope, value choices."""
