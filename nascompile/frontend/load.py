@@ -119,8 +119,10 @@ class _Marks:
             return None
         try:
             return self.constructor.construct_object(node, deep=True)
+        except yaml.MarkedYAMLError as err:
+            raise SpaceError(f"invalid value: {err.problem}", self.doc.loc(path)) from None
         except yaml.YAMLError as err:
-            raise SpaceError(f"invalid value: {err}", self.doc.loc(path)) from None
+            raise SpaceError(f"invalid value: {str(err).splitlines()[0]}", self.doc.loc(path)) from None
 
 
 _VALIDATOR = None

@@ -265,10 +265,20 @@ class Lowering:
             raise SpaceError(f"a condition must be true or false, got {type_name(value)}", site.loc)
         return value
 
-    def _node(self, graph, env, name, raw, path, scope, base=None):
-        """Evaluate one node's expression; a fresh tensor made here takes the node's name."""
+    def _node(self, graph, env, name, raw, path, scope, base=None, lets=None):
+        """Evaluate one node's expression; a fresh tensor made here takes the node's name.
+
+        ``lets`` (``(name, raw, path)`` triples) are evaluated first, at the same site, and
+        bound in ``env`` for the expression."""
         ast = self._parse_value(raw, path)
         site = Site(scope, name, self._text_loc(path), graph, {id(ast)}, base=base)
+        for let_name, let_raw, let_path in lets or ():
+            let_ast = self._parse_value(let_raw, let_path)
+            site.loc = self._text_loc(let_path)
+            env[let_name] = self.ev(let_ast, env, site)
+            if env[let_name] is POISON:
+                raise Poisoned
+        site.loc = self._text_loc(path)
         value = self.ev(ast, env, site)
         if value is POISON:
             raise Poisoned
@@ -288,10 +298,14 @@ class Lowering:
         out = []
         local = dict(env)
         local[name] = out
+        lets = spec.get("let", {})
+        for let_name in lets:
+            self._check_node_name(let_name, env, graph, self.doc.loc(path + ("let", let_name), key=True))
         for idx, item in enumerate(items):
             element = f"{name}{item if isinstance(item, int) and not isinstance(item, bool) else idx}"
             self._bind_targets(local, clause.targets, item, loc)
-            value = self._node(graph, local, element, spec["do"], path + ("do",), scope)
+            value = self._node(graph, local, element, spec["do"], path + ("do",), scope,
+                               lets=[(k, v, path + ("let", k)) for k, v in lets.items()])
             out.append(value)
         return out
 

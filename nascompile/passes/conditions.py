@@ -2,7 +2,8 @@
 
 A condition is a frozenset of conjunctions; a conjunction is a frozenset of atoms:
 ``("eq", label, name)`` (a layer choice picked ``name``), ``("in", label, name)`` (an input
-choice chose candidate ``name``), ``("ge", label, k)`` (a depth of at least ``k``).
+choice chose candidate ``name``), ``("ge", label, k)`` (a depth of at least ``k``), ``("var", name, True)`` (an auxiliary
+boolean that stands for a larger condition, see :func:`.liveness.liveness_circuit`).
 ``TRUE`` is one empty conjunction; ``FALSE`` is none.
 """
 from __future__ import annotations
@@ -72,8 +73,10 @@ def holds(cond, sample) -> bool:
                 ok = v == value
             elif kind == "in":
                 ok = value in v
-            else:
+            elif kind == "ge":
                 ok = v >= value
+            else:
+                ok = bool(v)
             if not ok:
                 break
         else:

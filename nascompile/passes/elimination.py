@@ -7,6 +7,7 @@ with the size of the space. Semirings: ``COUNT`` (+, x) and ``MIN`` / ``MAX`` (m
 """
 from __future__ import annotations
 
+import heapq
 import itertools
 from dataclasses import dataclass
 from typing import Callable
@@ -21,11 +22,18 @@ class Semiring:
     plus: Callable
     times: Callable
     one: object
+    zero: object  # what a violated constraint contributes
 
 
-COUNT = Semiring(lambda a, b: a + b, lambda a, b: a * b, 1)
-MIN = Semiring(min, lambda a, b: a + b, 0)
-MAX = Semiring(max, lambda a, b: a + b, 0)
+COUNT = Semiring(lambda a, b: a + b, lambda a, b: a * b, 1, 0)
+MIN = Semiring(min, lambda a, b: a + b, 0, float("inf"))
+MAX = Semiring(max, lambda a, b: a + b, 0, float("-inf"))
+
+
+def constraint(ring: Semiring, factor):
+    """A boolean table as a factor of ``ring``: true -> one, false -> zero."""
+    labels, tab = factor
+    return labels, {k: (ring.one if v else ring.zero) for k, v in tab.items()}
 
 
 def table(labels: tuple, sizes: dict, fn) -> dict:
@@ -38,19 +46,38 @@ def reduce(factors: list, sizes: dict, ring: Semiring):
     """Fold ``ring.plus`` over all samples of ``ring.times`` over the factors.
 
     Labels in ``sizes`` that appear in no factor are summed out too (COUNT multiplies by their
-    size; MIN and MAX ignore them).
+    size; MIN and MAX ignore them). Variables go in a greedy min-size order (a lazy heap).
     """
-    factors = [(tuple(l), t) for l, t in factors]
-    used = {l for ls, _ in factors for l in ls}
+    table_of = {i: (tuple(l), t) for i, (l, t) in enumerate(factors)}
+    by_var: dict = {}
+    for i, (ls, _) in table_of.items():
+        for l in ls:
+            by_var.setdefault(l, set()).add(i)
     result = ring.one
     if ring is COUNT:
         for label, size in sizes.items():
-            if label not in used:
+            if label not in by_var:
                 result = result * size
-    while used:
-        var = min(used, key=lambda v: _cost(v, factors, sizes))
-        touching = [f for f in factors if var in f[0]]
-        rest = [f for f in factors if var not in f[0]]
+    next_id = len(table_of)
+
+    def cost(var):
+        scope = {l for i in by_var[var] for l in table_of[i][0]}
+        n = 1
+        for l in scope:
+            n *= sizes[l]
+        return n
+
+    heap = [(cost(v), v) for v in sorted(by_var)]
+    heapq.heapify(heap)
+    while heap:
+        c, var = heapq.heappop(heap)
+        if var not in by_var:
+            continue
+        real = cost(var)
+        if real > c:
+            heapq.heappush(heap, (real, var))
+            continue
+        touching = [table_of.pop(i) for i in sorted(by_var.pop(var))]
         scope = tuple(sorted({l for ls, _ in touching for l in ls} - {var}))
         _check_size(scope + (var,), sizes)
         new = {}
@@ -64,19 +91,13 @@ def reduce(factors: list, sizes: dict, ring: Semiring):
                     val = ring.times(val, t[tuple(env[l] for l in ls)])
                 acc = val if acc is None else ring.plus(acc, val)
             new[idx] = acc
-        factors = rest + [(scope, new)]
-        used.discard(var)
-    for ls, t in factors:
+        table_of[next_id] = (scope, new)
+        for l in scope:
+            by_var[l] = {i for i in by_var[l] if i in table_of} | {next_id}
+        next_id += 1
+    for ls, t in table_of.values():
         result = ring.times(result, t[()])
     return result
-
-
-def _cost(var, factors, sizes) -> int:
-    scope = {l for ls, _ in factors if var in ls for l in ls}
-    n = 1
-    for l in scope:
-        n *= sizes[l]
-    return n
 
 
 def _check_size(labels, sizes) -> None:

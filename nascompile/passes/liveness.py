@@ -12,12 +12,36 @@ from .conditions import FALSE, TRUE, atom, both, either
 
 
 def liveness(graph: Graph) -> dict[str, tuple[Node, frozenset, list]]:
+    """Every node's full path -> ``(node, condition over decisions, input shapes)``."""
     out: dict = {}
-    _graph(graph, TRUE, "", out, graph.decisions)
+    _graph(graph, TRUE, "", out, graph.decisions, None)
     return out
 
 
-def _graph(graph: Graph, gate, prefix: str, out: dict, decisions) -> dict[str, frozenset]:
+def liveness_circuit(graph: Graph, max_terms: int = 4):
+    """Like :func:`liveness`, but a condition with more than ``max_terms`` conjunctions is
+    replaced by an auxiliary atom ``("var", z, True)``; returns ``(table, definitions)`` with
+    ``definitions[z]`` the condition ``z`` stands for (which may use earlier auxiliaries).
+    Conditions then stay small however many cells a tensor's use depends on."""
+    out: dict = {}
+    definitions: dict = {}
+
+    names: dict = {}
+
+    def name(cond):
+        if len(cond) <= max_terms:
+            return cond
+        if cond not in names:
+            z = f"__live{len(definitions)}"
+            definitions[z] = cond
+            names[cond] = atom("var", z, True)
+        return names[cond]
+
+    _graph(graph, TRUE, "", out, graph.decisions, name)
+    return out, definitions
+
+
+def _graph(graph: Graph, gate, prefix: str, out: dict, decisions, name) -> dict[str, frozenset]:
     """Conditions of ``graph``'s nodes when its output is live under ``gate``; returns those of
     its input nodes so a caller can carry them across the region boundary."""
     live: dict[str, frozenset] = {n.name: FALSE for n in graph}
@@ -26,47 +50,64 @@ def _graph(graph: Graph, gate, prefix: str, out: dict, decisions) -> dict[str, f
         live[nodes[-1].name] = gate
     for node in reversed(nodes):
         cond = live[node.name]
+        if name is not None:
+            cond = live[node.name] = name(cond)
         shapes = [graph.nodes[i].shape for i in node.inputs]
         out[prefix + node.name] = (node, cond, shapes)
-        for edge_name, edge in _edges(node, cond, prefix, out, decisions):
+        for edge_name, edge in _edges(node, cond, prefix, out, decisions, name):
             live[edge_name] = either(live[edge_name], edge)
     return {n.name: live[n.name] for n in graph.inputs}
 
 
-def _edges(node: Node, cond, prefix: str, out: dict, decisions):
+def _edges(node: Node, cond, prefix: str, out: dict, decisions, name):
     decision = decisions.get(node.target) if node.label else None
     if cond == FALSE:
         return
     if node.kind == "input_choice":
-        for name, cand in zip(node.inputs, node.region_names):
-            yield name, both(cond, atom("in", node.target, cand, decision))
+        for source, cand in zip(node.inputs, node.region_names):
+            yield source, both(cond, atom("in", node.target, cand, decision))
         return
     if node.kind in ("call", "output"):
-        for name in node.inputs:
-            yield name, cond
+        for source in node.inputs:
+            yield source, cond
         return
     path = prefix + node.name
     region_inputs: list[dict] = []
     if node.kind == "layer_choice":
         whole = True
         for cname, region in zip(node.region_names, node.regions):
-            gate = both(cond, atom("eq", node.target, cname, decision))
-            inputs = _graph(region, gate, f"{path}/{cname}/", out, decisions)
-            whole = whole and all(c == gate for c in inputs.values())
+            local = atom("eq", node.target, cname, decision)
+            inputs = _region(region, local, cond, f"{path}/{cname}/", out, decisions, name)
+            whole = whole and all(c == local for c in inputs.values())
             region_inputs.append(inputs)
         if whole:  # every candidate uses its inputs: they are live exactly when the choice is
-            region_inputs = [{name: cond for name in node.inputs}]
+            region_inputs = [{n: TRUE for n in node.inputs}]
     elif node.kind == "cell":
-        region_inputs.append(_graph(node.regions[0], cond, f"{path}/body/", out, decisions))
+        region_inputs.append(_region(node.regions[0], TRUE, cond, f"{path}/body/", out, decisions, name))
     elif node.kind == "repeat":
         for k, region in enumerate(node.regions):
-            gate = cond if node.target is None else both(cond, atom("ge", node.target, k + 1, decision))
-            _graph(region, gate, f"{path}/block{k}/", out, decisions)
-        for name in node.inputs:
-            yield name, cond
+            if node.target is None:  # a fixed depth: blocks past it never run
+                local = TRUE if k < node.kwargs["depths"][0] else FALSE
+            else:
+                local = atom("ge", node.target, k + 1, decision)
+            _region(region, local, cond, f"{path}/block{k}/", out, decisions, name)
+        for n in node.inputs:
+            yield n, cond
         return
-    for i, name in enumerate(node.inputs):
+    for i, n in enumerate(node.inputs):
         edge = FALSE
         for inputs in region_inputs:
             edge = either(edge, list(inputs.values())[i])
-        yield name, edge
+        yield n, both(cond, edge)
+
+
+def _region(region: Graph, local, cond, prefix: str, out: dict, decisions, name) -> dict:
+    """Liveness inside a region relative to its own gate ``local``, then under the parent's
+    ``cond``: conditions inside shared cells stay the same for every instance, so they name
+    (and cost) the same."""
+    inner: dict = {}
+    inputs = _graph(region, local, prefix, inner, decisions, name)
+    for path, (n, c, shapes) in inner.items():
+        combined = both(cond, c)
+        out[path] = (n, name(combined) if name else combined, shapes)
+    return inputs

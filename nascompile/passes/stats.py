@@ -16,9 +16,9 @@ from ..errors import SpaceError
 from ..ir.graph import Graph
 from ..ir.values import evaluate, labels_of
 from ..ops.registry import Args, get_op
-from .conditions import FALSE, TRUE, either, holds, labels as cond_labels
-from .elimination import COUNT, MAX, MIN, reduce, table
-from .liveness import liveness
+from .conditions import FALSE, TRUE, atom, either, holds, labels as cond_labels
+from .elimination import COUNT, MAX, MIN, constraint, reduce, table
+from .liveness import liveness, liveness_circuit
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,12 @@ class SpaceStats:
 
 def node_costs(graph: Graph, ops=None, live_only: bool = True):
     """``(path, condition, params, macs)`` for every op node; values may be Syms."""
+    return _costs(liveness(graph), ops, live_only)
+
+
+def _costs(live: dict, ops, live_only: bool):
     out = []
-    for path, (node, cond, shapes) in liveness(graph).items():
+    for path, (node, cond, shapes) in live.items():
         if node.kind != "call" or (live_only and cond == FALSE):
             continue
         op = (ops or {}).get(node.target) or get_op(node.target)
@@ -51,12 +55,83 @@ def node_costs(graph: Graph, ops=None, live_only: bool = True):
     return out
 
 
+class _Conditions:
+    """Conditions as variables of the factor graph.
+
+    A condition over a few decisions is tested on them directly. A larger one (a tensor that
+    any of ten input choices may use) becomes a chain of auxiliary booleans
+    ``z_k = z_(k-1) or conjunction_k`` tied by constraint tables, so no table grows with the
+    number of decisions it mentions.
+    """
+
+    DIRECT = 1_000  # combinations a condition may span before it gets auxiliaries
+
+    def __init__(self, domains: dict, sizes: dict):
+        self.domains, self.sizes = domains, sizes
+        self.constraints: list = []
+        self.cache: dict = {}
+
+    def compile(self, cond):
+        """``(labels, test)``: the variables a condition reads and a test on a sample of them."""
+        if cond == TRUE:
+            return (), lambda sample: True
+        labels = tuple(sorted(cond_labels(cond)))
+        span = 1
+        for label in labels:
+            span *= self.sizes[label]
+        if span <= self.DIRECT or len(cond) == 1:  # a chain only helps a disjunction
+            return labels, lambda sample, c=cond: holds(c, sample)
+        if cond not in self.cache:
+            self.cache[cond] = self._chain(cond)
+        z = self.cache[cond]
+        return (z,), lambda sample, z=z: sample[z]
+
+    def define(self, z: str, cond) -> None:
+        """Tie the auxiliary boolean ``z`` to ``cond`` (``z`` must already have a domain)."""
+        labels = tuple(sorted(cond_labels(cond)))
+        span = 1
+        for label in labels:
+            span *= self.sizes[label]
+        if span > self.DIRECT and len(cond) > 1:
+            cond = atom("var", self._chain(cond), True)
+            labels = tuple(sorted(cond_labels(cond)))
+        scope = (z,) + labels
+
+        def ok(idx, scope=scope, cond=cond):
+            sample = _sample(scope, idx, self.domains)
+            return sample[z] == holds(cond, sample)
+        self.constraints.append((scope, table(scope, self.sizes, ok)))
+
+    def _chain(self, cond) -> str:
+        prev = None
+        n = self.chains = getattr(self, "chains", 0) + 1
+        for k, conj in enumerate(sorted(cond, key=lambda c: sorted(map(str, c)))):
+            z = f"__cond{n}_{k}"
+            self.domains[z], self.sizes[z] = [False, True], 2
+            conj_labels = tuple(sorted({label for _, label, _ in conj}))
+            scope = ((prev,) if prev else ()) + (z,) + conj_labels
+            single = frozenset([conj])
+
+            def ok(idx, scope=scope, prev=prev, z=z, single=single):
+                sample = _sample(scope, idx, self.domains)
+                before = sample[prev] if prev else False
+                return sample[z] == (before or holds(single, sample))
+            self.constraints.append((scope, table(scope, self.sizes, ok)))
+            prev = z
+        return prev
+
+
 def space_stats(graph: Graph, ops=None) -> SpaceStats:
     decisions = graph.decisions
     domains = {label: d.domain() for label, d in decisions.items()}
     sizes = {label: len(v) for label, v in domains.items()}
-    live = liveness(graph)
-    costs = node_costs(graph, ops)
+    live, definitions = liveness_circuit(graph)
+    costs = _costs(live, ops, live_only=True)
+    conds = _Conditions(domains, sizes)
+    for z in definitions:
+        domains[z], sizes[z] = [False, True], 2
+    for z, cond in definitions.items():
+        conds.define(z, cond)
 
     # A decision is used when any live node depends on it directly.
     active = {label: FALSE for label in decisions}
@@ -71,17 +146,18 @@ def space_stats(graph: Graph, ops=None) -> SpaceStats:
     for label, cond in active.items():
         if cond == TRUE:
             continue
-        scope = tuple(sorted(cond_labels(cond)))
+        scope, test = conds.compile(cond)
         weight = Fraction(1, sizes[label])
-        count_factors.append((scope, table(scope, sizes, lambda idx, c=cond, s=scope: (
-            1 if holds(c, _sample(s, idx, domains)) else weight))))
-    total = reduce(count_factors, sizes, COUNT)
+        count_factors.append((scope, table(scope, sizes, lambda idx, t=test, s=scope: (
+            1 if t(_sample(s, idx, domains)) else weight))))
+    value_factors = {column: _cost_factors(costs, column, domains, sizes, conds) for column in (2, 3)}
+    total = reduce(count_factors + [constraint(COUNT, c) for c in conds.constraints], sizes, COUNT)
     if isinstance(total, Fraction):
         if total.denominator != 1:
             raise SpaceError(f"internal error: non-integral architecture count {total}")
         total = total.numerator
-    params = _extremes(costs, 2, domains, sizes)
-    flops = _extremes(costs, 3, domains, sizes)
+    params = _extremes(*value_factors[2], conds, sizes)
+    flops = _extremes(*value_factors[3], conds, sizes)
     return SpaceStats(len(decisions), int(total), params, flops)
 
 
@@ -89,23 +165,30 @@ def _sample(scope, idx, domains) -> dict:
     return {label: domains[label][i] for label, i in zip(scope, idx)}
 
 
-def _extremes(costs, column, domains, sizes) -> tuple:
+def _cost_factors(costs, column, domains, sizes, conds):
     base, groups = 0, {}
     for row in costs:
         cond, value = row[1], row[column]
-        scope = tuple(sorted(cond_labels(cond) | labels_of(value)))
+        cond_scope, test = conds.compile(cond)
+        scope = tuple(sorted(set(cond_scope) | labels_of(value)))
         if not scope:
-            base += value if cond == TRUE else 0
+            base += value
             continue
-        groups.setdefault(scope, []).append((cond, value))
+        groups.setdefault(scope, []).append((test, value))
     factors = []
     for scope, items in groups.items():
         def fn(idx, s=scope, items=items):
             sample = _sample(s, idx, domains)
-            return sum(evaluate(v, sample) for c, v in items if c == TRUE or holds(c, sample))
+            return sum(evaluate(v, sample) for test, v in items if test(sample))
         factors.append((scope, table(scope, sizes, fn)))
-    lo = reduce(factors, {l: sizes[l] for ls, _ in factors for l in ls}, MIN)
-    hi = reduce(factors, {l: sizes[l] for ls, _ in factors for l in ls}, MAX)
+    return base, factors
+
+
+def _extremes(base, factors, conds, sizes) -> tuple:
+    used = {l for ls, _ in factors for l in ls} | {l for ls, _ in conds.constraints for l in ls}
+    sub = {l: sizes[l] for l in used}
+    lo = reduce(factors + [constraint(MIN, c) for c in conds.constraints], sub, MIN)
+    hi = reduce(factors + [constraint(MAX, c) for c in conds.constraints], sub, MAX)
     return int(base + lo), int(base + hi)
 
 
@@ -113,9 +196,19 @@ def supernet_params(graph: Graph, ops=None) -> int:
     """Weights a supernet of ``graph`` holds: every candidate once, each at its largest size."""
     from ..frontend.checks import assignments
     total = 0
-    for _, _, params, _ in node_costs(graph, ops, live_only=False):
+    for _, _, params, _ in _costs(_all_nodes(graph), ops, live_only=False):
         if labels_of(params):
             total += max(evaluate(params, s) for s in assignments(labels_of(params), graph.decisions))
         else:
             total += params
     return int(total)
+
+
+def _all_nodes(graph: Graph, prefix: str = "", out=None) -> dict:
+    """Every node with its input shapes, in the shape of a liveness table (condition TRUE)."""
+    out = {} if out is None else out
+    for node in graph:
+        out[prefix + node.name] = (node, TRUE, [graph.nodes[i].shape for i in node.inputs])
+        for k, region in enumerate(node.regions):
+            _all_nodes(region, f"{prefix}{node.name}/{k}/", out)
+    return out

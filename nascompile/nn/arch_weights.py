@@ -1,0 +1,105 @@
+"""Shared part of the modes that learn architecture weights (DARTS, GDAS, ProxylessNAS).
+
+Each layer-choice label owns one ``nn.Parameter`` alpha (mutables sharing a label share it),
+initialised as DARTS does to ``1e-3 * randn`` from a generator seeded by ``seed``. Input
+choices carry no weights: every candidate is used and reduced, and ``export()`` keeps the
+``n_chosen`` candidates that name the strongest layer choices (DARTS's rule: an edge's strength
+is its best non-``none`` softmax weight). A candidate names a layer choice by its label, or by
+its path relative to the input choice's parent (``edges.0`` next to ``cell/0.keep`` names
+``cell/0.edges.0``); candidates naming no layer choice come last, in candidate order. Value choices are not differentiable: they keep their first
+value. ``export_probs()`` gives softmax(alpha) over the real candidates for layer choices and is
+one-hot on ``export()`` for the others.
+
+Example::
+
+    mutator = WeightedMutator(model)
+    arch_opt = torch.optim.Adam(mutator.arch_parameters(), 3e-4)
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .mutator import Mutator, one_hot_probs
+
+
+class ArchWeightMutator(Mutator):
+    """Base of the weighted modes. ``extra`` is the number of implicit extra candidates per
+    layer choice (1 for DARTS's ``none``), stored after the real ones in alpha."""
+
+    def __init__(self, model: nn.Module, seed: int = 0, extra: int = 0):
+        super().__init__(model)
+        self._gen = torch.Generator().manual_seed(seed)
+        self._extra = extra
+        device = next(model.parameters(), torch.empty(0)).device
+        self.alpha: dict[str, nn.Parameter] = {
+            label: nn.Parameter((1e-3 * torch.randn(len(d.options) + extra, generator=self._gen)).to(device))
+            for label, d in self.decisions.items() if d.kind == "layer"}
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        """One parameter per layer-choice label, in label order of the model."""
+        return list(self.alpha.values())
+
+    def probs(self, label: str) -> torch.Tensor:
+        """softmax(alpha) over the real candidates of layer choice ``label`` (detached)."""
+        alpha = self.alpha[label].detach()
+        return F.softmax(alpha[:len(alpha) - self._extra], -1)
+
+    def resample(self) -> dict:
+        """A draw of every layer choice from :meth:`probs`; the other choices as in export()."""
+        sample = self.export()
+        for label in self.alpha:
+            k = int(torch.multinomial(self.probs(label).cpu(), 1, generator=self._gen))
+            sample[label] = self.decisions[label].options[k]
+        return sample
+
+    def export(self) -> dict:
+        sample = {}
+        for label, d in self.decisions.items():
+            if d.kind == "layer":
+                sample[label] = d.options[int(self.probs(label).argmax())]
+            elif d.kind == "input":
+                sample[label] = self._strongest_inputs(label)
+            else:
+                sample[label] = d.options[0]
+        return sample
+
+    def export_probs(self) -> dict[str, list[float]]:
+        best = self.export()
+        return {label: (self.probs(label).tolist() if label in self.alpha else one_hot_probs(d, best[label]))
+                for label, d in self.decisions.items()}
+
+    # --- hooks -------------------------------------------------------------------------
+    def input_choice_forward(self, choice, tensors):
+        return list(tensors), torch.ones(len(tensors))
+
+    def value_choice_value(self, choice):
+        return choice.candidates[0]
+
+    # --- helpers -----------------------------------------------------------------------
+    def _edge_strength(self, label: str) -> float:
+        weights = F.softmax(self.alpha[label].detach(), -1)
+        return float(weights[:len(weights) - self._extra].max())
+
+    def _strongest_inputs(self, label: str) -> tuple:
+        d = self.decisions[label]
+        parent = label[:max(label.rfind("."), label.rfind("/")) + 1]
+
+        def strength(name: str) -> float:
+            for candidate in (name, parent + name):
+                if candidate in self.alpha:
+                    return self._edge_strength(candidate)
+            return float("-inf")
+
+        k = len(d.options) if d.n_chosen is None else d.n_chosen
+        ranked = sorted(range(len(d.options)), key=lambda i: -strength(d.options[i]))
+        keep = set(ranked[:k])
+        return tuple(o for i, o in enumerate(d.options) if i in keep)
+
+
+def scale(weight: torch.Tensor, out):
+    """``weight * out`` with the weight moved to the output's device and floating dtype."""
+    if isinstance(out, torch.Tensor) and out.is_floating_point():
+        weight = weight.to(device=out.device, dtype=out.dtype)
+    return weight * out

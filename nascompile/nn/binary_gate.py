@@ -1,0 +1,51 @@
+"""Binary-gate mode: ProxylessNAS's two-path estimator.
+
+On every call of a layer choice the mutator draws two distinct candidates ``i, j`` from
+``softmax(alpha)`` (multinomial without replacement), renormalises their probabilities
+``p = softmax(alpha[[i, j]])`` and picks the active one from ``p``. The binary gates ``g`` are
+the one-hot of the active path with the gradient of ``p`` (``g + p - p.detach()``), so the
+output ``g_i * o_i + g_j * o_j`` equals the active path's output while
+
+    d loss / d alpha_m = sum_n (d loss / d g_n) * p_n * (delta_nm - p_m)     (m, n in {i, j}),
+
+ProxylessNAS's estimator. Only the two drawn candidates run; the inactive one without autograd
+(its gate is 0, so its weights get no gradient anyway). A single-candidate choice runs it.
+Input and value choices behave as described in :mod:`.arch_weights`.
+
+Example::
+
+    mutator = BinaryGateMutator(model, seed=0)
+    loss(model(x), y).backward()      # alpha of each choice gets the two-path gradient
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .arch_weights import ArchWeightMutator, scale
+
+
+class BinaryGateMutator(ArchWeightMutator):
+    """ProxylessNAS: two sampled paths per call, binary gates, gradients for alpha."""
+
+    def __init__(self, model: nn.Module, seed: int = 0):
+        super().__init__(model, seed)
+
+    def layer_choice_forward(self, choice, args, kwargs):
+        alpha = self.alpha[choice.label]
+        n = len(choice)
+        if n == 1:
+            return [choice.candidates[0](*args, **kwargs)], torch.ones(1, dtype=torch.bool)
+        probs = F.softmax(alpha.detach(), -1).cpu().clamp_min(1e-30)  # two draws even when softmax underflows
+        pair = torch.multinomial(probs, 2, replacement=False, generator=self._gen)
+        p = F.softmax(alpha[pair.to(alpha.device)], -1)
+        a = int(torch.multinomial(p.detach().cpu(), 1, generator=self._gen))
+        gates = F.one_hot(torch.tensor(a), 2).to(p) - p.detach() + p
+        active, idle = int(pair[a]), int(pair[1 - a])
+        out = scale(gates[a], choice.candidates[active](*args, **kwargs))
+        with torch.no_grad():
+            other = choice.candidates[idle](*args, **kwargs)
+        mask = torch.zeros(n, dtype=torch.bool)
+        mask[active] = True
+        return [out + scale(gates[1 - a], other)], mask

@@ -1,0 +1,94 @@
+"""The mutator protocol: what a supernet trainer sees of a hand-written model's space.
+
+A mutator walks ``model.named_modules()``, labels the mutables (see :mod:`.space`), groups
+mutables that share a label into one :class:`~nascompile.ir.graph.Decision` and attaches itself
+to every mutable (a later mutator replaces an earlier one). Three public methods:
+
+``resample()``      draw an architecture from the mutator's current distribution; the
+                    canonical sample (label -> candidate name / tuple of names / value).
+``export()``        the canonical sample of the current (single-path) or best (weighted)
+                    architecture; :func:`~nascompile.nn.apply_fixed_architecture` takes it as
+                    it is, :func:`~nascompile.arch.encode_arch` makes it JSON.
+``export_probs()``  ``{label: [p for each option]}``: the probability of each layer/value option,
+                    or for an input choice the probability that each candidate is chosen.
+
+Mutables call three hooks during ``forward`` (not for users): ``layer_choice_forward(choice,
+args, kwargs)`` and ``input_choice_forward(choice, tensors)`` return ``(outputs to reduce,
+mask over the candidates)``; ``value_choice_value(choice)`` returns the value.
+
+Example::
+
+    mutator = SinglePathMutator(model, seed=0)
+    for x, y in data:
+        mutator.resample()
+        loss(model(x), y).backward()
+    print(mutator.export())
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ..ir.graph import Decision
+from .mutables import InputChoice, LayerChoice, ValueChoice
+from .space import ModelSpace
+
+
+class Mutator:
+    """Base of every mode; subclasses implement the three methods and the three hooks."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+        self.space = ModelSpace(model)
+        self.decisions: dict[str, Decision] = self.space.decisions
+        for entry in self.space.entries:
+            entry.module._attach(self, entry.label)
+
+    # --- the protocol ---------------------------------------------------------------------
+    def resample(self) -> dict:
+        raise NotImplementedError
+
+    def export(self) -> dict:
+        raise NotImplementedError
+
+    def export_probs(self) -> dict[str, list[float]]:
+        raise NotImplementedError
+
+    # --- hooks called by the mutables ----------------------------------------------------------
+    def layer_choice_forward(self, choice: LayerChoice, args: tuple, kwargs: dict):
+        raise NotImplementedError
+
+    def input_choice_forward(self, choice: InputChoice, tensors: list):
+        raise NotImplementedError
+
+    def value_choice_value(self, choice: ValueChoice):
+        raise NotImplementedError
+
+
+def run_chosen(choice: LayerChoice, name: str, args: tuple, kwargs: dict):
+    """Run only candidate ``name``: ``([output], one-hot bool mask)``."""
+    mask = torch.tensor([n == name for n in choice.names])
+    return [choice[name](*args, **kwargs)], mask
+
+
+def pick_inputs(choice: InputChoice, names, tensors: list):
+    """The tensors of the candidates ``names`` (candidate order) and their multi-hot bool mask."""
+    chosen = set(names)
+    mask = [n in chosen for n in choice.choose_from]
+    return [t for t, on in zip(tensors, mask) if on], torch.tensor(mask)
+
+
+def inclusion_probs(d: Decision) -> list[float]:
+    """Probability of each option under the uniform distribution over ``d.domain()``."""
+    n = len(d.options)
+    if d.kind != "input":
+        return [1.0 / n] * n
+    p = 0.5 if d.n_chosen is None else d.n_chosen / n
+    return [p] * n
+
+
+def one_hot_probs(d: Decision, value) -> list[float]:
+    """Probabilities of a choice that is fixed to ``value`` (a canonical value of ``d``)."""
+    if d.kind == "input":
+        return [1.0 if o in value else 0.0 for o in d.options]
+    return [1.0 if o == value and type(o) is type(value) else 0.0 for o in d.options]

@@ -1,0 +1,113 @@
+"""Multi-trial NAS from inside a training script: get the architecture, report results.
+
+The environment says what the script is run for:
+
+``NASCOMPILE_SSGEN_OUTPUT=<file>``       record the model's space: write NNI's classic NAS
+                                         search-space JSON there and exit with status 0
+                                         (``nascompile ss-gen --trial-command "python train.py"``).
+``NASCOMPILE_TRIAL_PARAMETERS=<file>``   fix the model to the tuner's parameters in that JSON
+                                         (``{"label": {"_value": .., "_idx": ..}}`` or plain values).
+neither                                  standalone mode: the first candidate(s) of every choice.
+
+``NASCOMPILE_TRIAL_RESULTS=<file>`` makes :func:`report_intermediate_result` and
+:func:`report_final_result` append one JSON line each; without it they print.
+
+Example::
+
+    model = Net()
+    get_and_apply_next_architecture(model)
+    for epoch in range(10):
+        report_intermediate_result(train_one_epoch(model))
+    report_final_result(test(model))
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import torch
+import torch.nn as nn
+
+from .. import atomic
+from ..arch import load_arch
+from ..backends.tuner_files import decode_tuner_parameters, nni_nas_search_space
+from ..errors import Loc, NasError
+from .fixed import apply_arch
+from .space import ModelSpace
+
+SSGEN_OUTPUT = "NASCOMPILE_SSGEN_OUTPUT"
+TRIAL_PARAMETERS = "NASCOMPILE_TRIAL_PARAMETERS"
+TRIAL_RESULTS = "NASCOMPILE_TRIAL_RESULTS"
+
+
+def get_and_apply_next_architecture(model: nn.Module) -> nn.Module:
+    """Fix ``model`` to this trial's architecture (see the module docstring); returns it.
+
+    Raises ``SystemExit(0)`` after writing the search space in ss-gen mode, and ArchError when
+    the trial parameters do not fit the model.
+    """
+    space = ModelSpace(model)
+    output = os.environ.get(SSGEN_OUTPUT)
+    if output:
+        atomic.write_json(output, nni_nas_search_space(space.decisions))
+        print(f"nascompile: wrote the search space of {len(space.decisions)} choices to {output}")
+        raise SystemExit(0)
+    path = os.environ.get(TRIAL_PARAMETERS)
+    if path:
+        params, source = load_arch(path)
+        return apply_arch(model, decode_tuner_parameters(params, space.decisions, source), source, space)
+    print(f"nascompile: standalone mode ({TRIAL_PARAMETERS} is not set): "
+          f"the first candidate(s) of each of {len(space.decisions)} choices")
+    return apply_arch(model, first_choices(space.decisions), "<standalone>", space)
+
+
+def first_choices(decisions) -> dict:
+    """The standalone architecture: the first candidate, the first ``n_chosen`` inputs (all of
+    them when any number is allowed), the first value.
+
+    >>> from nascompile.ir.graph import Decision
+    >>> first_choices({"in": Decision("in", "input", ("a", "b", "c"), 2)})
+    {'in': ['a', 'b']}
+    """
+    return {label: list(d.options[:d.n_chosen]) if d.kind == "input" else d.options[0]
+            for label, d in decisions.items()}
+
+
+def report_intermediate_result(value) -> None:
+    """Report a per-epoch metric (a number, a 1-element tensor, or a JSON-able dict)."""
+    _report("intermediate", value)
+
+
+def report_final_result(value) -> None:
+    """Report the trial's final metric; see :func:`report_intermediate_result`."""
+    _report("final", value)
+
+
+def _report(kind: str, value) -> None:
+    value = _plain(value)
+    path = os.environ.get(TRIAL_RESULTS)
+    if not path:
+        print(f"nascompile: standalone mode: {kind} result {value!r} ({TRIAL_RESULTS} is not set)")
+        return
+    try:
+        line = json.dumps({"type": kind, "value": value, "time": time.time()})
+    except (TypeError, ValueError) as err:
+        raise NasError(f"cannot report {value!r}: {err}", Loc(path),
+                       hint="report a number or a dict of numbers") from None
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+        f.flush()
+
+
+def _plain(value):
+    """Tensors and numpy scalars as Python numbers/lists; dicts and lists converted inside."""
+    if isinstance(value, torch.Tensor):
+        return value.item() if value.numel() == 1 else value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return value.item()
+    return value

@@ -1,0 +1,277 @@
+"""Fuzzing the front end: whatever text a user hands us, the only exception is a NasError.
+
+(a) random text to the document loader, as YAML and as JSON;
+(b) random strings, and strings of grammar tokens, to the expression parser;
+(c) the example spaces with random deletions, duplications and swaps, compiled end to end.
+
+Any other exception (TypeError, RecursionError, ValueError, ...) is a compiler bug: the user
+would see a traceback instead of a located one-line message. The runs are derandomized so CI
+sees the same examples every time; the whole file stays well under a minute.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nascompile.compiler import compile_text
+from nascompile.errors import ErrorGroup, Loc, NasError, SpaceError
+from nascompile.frontend import ast as A
+from nascompile.frontend.load import Document, load_text
+from nascompile.frontend.parse import parse
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def fuzz_settings(n: int):
+    return settings(max_examples=n, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                           HealthCheck.filter_too_much])
+
+
+def _check_error(err: NasError, file: str) -> None:
+    """A NasError that reaches the user names its file and prints sensibly."""
+    errors = err.errors if isinstance(err, ErrorGroup) else [err]
+    assert errors, "an ErrorGroup without errors"
+    for e in errors:
+        assert isinstance(e, NasError)
+        assert e.loc.file == file, str(e)
+        assert e.loc.line is None or e.loc.line >= 1, str(e)
+        assert e.loc.col is None or e.loc.col >= 1, str(e)
+        assert isinstance(e.message, str) and e.message
+        str(e)
+
+
+# ---- (a) the loader ----------------------------------------------------------------------------
+
+YAML_TOKENS = [
+    "nascompile", "name", "input", "network", "nodes", "params", "defs", "cells", "a", "b", "x",
+    "1", "3", "-2", "0.5", "1e3", ".inf", "true", "null", "~", "'q'", '"q"', ":", ": ", ",", "[", "]",
+    "{", "}", "- ", "? ", "|", ">-", "&a ", "*a", "!!int ", "!!str ", "!!float ", "!!timestamp ",
+    "!!binary ", "!!set ", "!!python/object ", "!foo ", "<<: ", "---\n", "...\n", "#c", "%YAML 1.1\n",
+    " ", "  ", "\t", "\n", "\n  ", "\n    ", "\\", "\x00", "\ufeff", "\u2028", "é",
+]
+JSON_TOKENS = [
+    "{", "}", "[", "]", ",", ":", '"a"', '"name"', '"nodes"', '"\\u00e9"', '"\\ud800"', '"\\x"',
+    "1", "-0", "1.5e3", "1e999", "NaN", "Infinity", "true", "false", "null", " ", "\n", '"', "\\",
+]
+
+
+def _joined(tokens, max_size):
+    return st.lists(st.sampled_from(tokens), max_size=max_size).map("".join)
+
+
+def _load_only_nas_errors(text: str, fmt: str) -> None:
+    file = f"fuzz.{fmt}"
+    try:
+        doc = load_text(text, file, fmt)
+    except NasError as err:
+        _check_error(err, file)
+        return
+    assert isinstance(doc, Document)
+    assert doc.file == file
+
+
+@fuzz_settings(200)
+@given(st.text(max_size=200))
+def test_load_text_random_unicode(text):
+    _load_only_nas_errors(text, "yaml")
+    _load_only_nas_errors(text, "json")
+
+
+@fuzz_settings(250)
+@given(_joined(YAML_TOKENS, 40))
+def test_load_text_yamlish(text):
+    _load_only_nas_errors(text, "yaml")
+
+
+@fuzz_settings(200)
+@given(_joined(JSON_TOKENS, 40))
+def test_load_text_jsonish(text):
+    _load_only_nas_errors(text, "json")
+
+
+# Reproducers found while writing this file: each must be a NasError, not a crash.
+LOADER_REPRODUCERS = [
+    ("yaml-int-tag", "yaml", "a: !!int xyz\n"),
+    ("yaml-float-tag", "yaml", "a: !!float x\n"),
+    ("yaml-timestamp-tag", "yaml", "a: !!timestamp xyz\n"),
+    ("yaml-int-over-4300-digits", "yaml", "a: 1" + "0" * 5000 + "\n"),
+    ("json-int-over-4300-digits", "json", '{"a": 1' + "0" * 5000 + "}"),
+    ("yaml-deep-nesting", "yaml", "[" * 5000 + "]" * 5000),
+    ("yaml-deep-mapping", "yaml", "{a: " * 5000 + "1" + "}" * 5000),
+    ("json-deep-nesting", "json", "[" * 100_000 + "]" * 100_000),
+]
+
+
+@pytest.mark.parametrize("fmt,text", [r[1:] for r in LOADER_REPRODUCERS],
+                         ids=[r[0] for r in LOADER_REPRODUCERS])
+def test_load_text_reproducers(fmt, text):
+    with pytest.raises(NasError) as info:
+        load_text(text, f"fuzz.{fmt}", fmt)
+    _check_error(info.value, f"fuzz.{fmt}")
+    assert "\n" not in str(info.value), str(info.value)
+
+
+def test_json_duplicate_keys_are_errors():
+    # the loader's contract: duplicate keys are errors, never silently overwritten
+    with pytest.raises(SpaceError, match="duplicate key 'b'"):
+        load_text('{"a": {"b": 1, "b": 2}}', "fuzz.json", "json")
+
+
+# ---- (b) the expression parser --------------------------------------------------------------------
+
+EXPR_TOKENS = [
+    "x", "C", "conv", "choice", "input_choice", "k", "i", "xs", "_a1", "1", "0", "3.5", "1e3", ".5",
+    "'s'", '"s"', "(", ")", "[", "]", ",", ":", "=", "*", "**", "+", "-", "/", "//", "%", "|",
+    "==", "!=", "<", "<=", ">", ">=", "in", "not", "and", "or", "if", "else", "for", "#c", " ",
+    "\n", "\t", "$", "`", "'", '"', "\\", ";", "@", "é", "\x00",
+]
+START_RULES = ["start", "for_clause", "signature"]
+
+
+def _parse_only_space_errors(text: str, start: str) -> None:
+    loc = Loc("expr.yaml", 10, 5, "network/nodes/a")
+    try:
+        tree = parse(text, loc, start=start)
+    except SpaceError as err:
+        # the error lies inside the text: on one of its lines, at a column within it
+        assert err.loc.file == "expr.yaml"
+        assert err.loc.path == "network/nodes/a"
+        lines = text.split("\n")
+        assert 10 <= err.loc.line <= 10 + len(lines) - 1, (str(err), text)
+        width = len(lines[err.loc.line - 10]) + (4 if err.loc.line == 10 else 0)
+        assert 1 <= err.loc.col <= width + 1, (str(err), text)
+        assert "\n" not in str(err), str(err)
+        return
+    if start == "start":
+        assert isinstance(tree, A.Expr), tree
+
+
+@fuzz_settings(250)
+@given(st.text(max_size=60), st.sampled_from(START_RULES))
+def test_parse_random_strings(text, start):
+    _parse_only_space_errors(text, start)
+
+
+@fuzz_settings(300)
+@given(st.lists(st.sampled_from(EXPR_TOKENS), max_size=30), st.sampled_from(START_RULES))
+def test_parse_grammar_tokens(tokens, start):
+    _parse_only_space_errors(" ".join(tokens), start)
+    _parse_only_space_errors("".join(tokens), start)
+
+
+PARSER_REPRODUCERS = [
+    ("nested-lists", "[" * 300 + "x" + "]" * 300),
+    ("nested-negation", "-" * 500 + "x"),
+    ("nested-not", "not " * 500 + "x"),
+    ("nested-calls", "f(" * 300 + "x" + ")" * 300),
+]
+
+
+@pytest.mark.parametrize("text", [r[1] for r in PARSER_REPRODUCERS],
+                         ids=[r[0] for r in PARSER_REPRODUCERS])
+def test_parse_reproducers(text):
+    # deeply nested but well-formed: an AST or a SpaceError ("too deeply nested"), not a crash
+    _parse_only_space_errors(text, "start")
+
+
+# ---- (c) mutated example spaces ------------------------------------------------------------------
+
+# DARTS with 3 cells instead of 8 keeps each compile fast; the structure is the same.
+DARTS = (EXAMPLES / "darts.yaml").read_text().replace("layers: 8,", "layers: 3,")
+NB201 = (EXAMPLES / "nb201.yaml").read_text()
+NB201_JSON = json.dumps(yaml.safe_load(NB201), indent=2)
+
+TOKEN_SPLIT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*|\d+|[^\sA-Za-z0-9_])")
+INSERTS = [":", "[", "]", "{", "}", "(", ")", ",", "|", "-", " ", "  ", "\n", "'", '"', "*", "&",
+           "!", "#", "0", "-1", "choice(", "x", "input", "node", "=", "**", "//", "\t"]
+KINDS = ["del_char", "del_line", "dup_line", "swap_lines", "swap_tokens", "dup_token",
+         "del_token", "copy_token", "insert", "indent", "dedent"]
+
+
+def mutate(text: str, ops) -> str:
+    for kind, i, j, ins in ops:
+        if kind in ("del_char", "insert"):
+            p = i % (len(text) + 1)
+            text = text[:p] + ins + text[p:] if kind == "insert" else text[:p] + text[p + 1:]
+            continue
+        if kind in ("del_line", "dup_line", "swap_lines", "indent", "dedent"):
+            lines = text.split("\n")
+            a, b = i % len(lines), j % len(lines)
+            if kind == "del_line":
+                del lines[a]
+            elif kind == "dup_line":
+                lines.insert(a, lines[a])
+            elif kind == "swap_lines":
+                lines[a], lines[b] = lines[b], lines[a]
+            elif kind == "indent":
+                lines[a] = "  " + lines[a]
+            else:
+                lines[a] = lines[a][2:] if lines[a].startswith("  ") else lines[a].lstrip()
+            text = "\n".join(lines)
+            continue
+        parts = TOKEN_SPLIT.split(text)  # separators at even indices, tokens at odd ones
+        n = len(parts) // 2
+        if n == 0:
+            continue
+        a, b = 2 * (i % n) + 1, 2 * (j % n) + 1
+        if kind == "swap_tokens":
+            parts[a], parts[b] = parts[b], parts[a]
+        elif kind == "dup_token":
+            parts[a] = parts[a] + " " + parts[a]
+        elif kind == "del_token":
+            parts[a] = ""
+        else:  # copy_token: one token replaced by another from the same document
+            parts[a] = parts[b]
+        text = "".join(parts)
+    return text
+
+
+MUTATIONS = st.lists(
+    st.tuples(st.sampled_from(KINDS), st.integers(0, 1 << 20), st.integers(0, 1 << 20),
+              st.sampled_from(INSERTS)),
+    min_size=1, max_size=3)
+
+
+def _compile_only_nas_errors(text: str, file: str) -> None:
+    try:
+        space = compile_text(text, file=file)
+    except NasError as err:
+        _check_error(err, file)
+        return
+    # a mutation that still compiles must give a usable space
+    space.stats()
+
+
+def test_mutate_is_a_real_mutation():
+    ops = [("swap_tokens", 3, 7, " ")]
+    assert mutate(NB201, ops) != NB201
+    assert mutate(NB201, [("del_line", 0, 0, " ")]) == NB201.split("\n", 1)[1]
+    # the unmutated examples compile
+    compile_text(DARTS, file="darts.yaml")
+    compile_text(NB201, file="nb201.yaml")
+    compile_text(NB201_JSON, file="nb201.json")
+
+
+@fuzz_settings(120)
+@given(MUTATIONS)
+def test_mutated_darts(ops):
+    _compile_only_nas_errors(mutate(DARTS, ops), "darts.yaml")
+
+
+@fuzz_settings(150)
+@given(MUTATIONS)
+def test_mutated_nb201(ops):
+    _compile_only_nas_errors(mutate(NB201, ops), "nb201.yaml")
+
+
+@fuzz_settings(80)
+@given(MUTATIONS)
+def test_mutated_nb201_json(ops):
+    _compile_only_nas_errors(mutate(NB201_JSON, ops), "nb201.json")
