@@ -2,11 +2,17 @@
 
 Contents: ``space.json`` (the document and overrides: enough to recompile without the source),
 ``ir.txt`` (canonical IR), ``summary.json`` (statistics and the IR hash), ``decisions.json``
-(every label with its kind and options).
+(every label with its kind and options), ``search_space.json`` (NNI's classic NAS search space)
+and ``search_space_hpo.json`` (NNI's hyperparameter search space, for any HPO tuner).
+
+Given an architecture, the summary also has ``fixed``: its source, parameters and FLOPs.
 """
 from __future__ import annotations
 
+from typing import Mapping
+
 from . import atomic
+from .backends.tuner_files import nni_hpo_search_space, nni_nas_search_space
 from .compiler import Space
 
 FORMAT = 1
@@ -30,17 +36,31 @@ def decisions_table(space: Space) -> dict:
             for label, d in space.decisions.items()}
 
 
-def build(space: Space, out_dir=None) -> dict:
-    """Summarise ``space`` and, given ``out_dir``, write its build directory atomically."""
+def build(space: Space, out_dir=None, arch=None) -> dict:
+    """Summarise ``space`` and, given ``out_dir``, write its build directory atomically.
+
+    ``arch`` (an architecture JSON path or dict) adds ``summary["fixed"]``: ``{"arch": source,
+    "params": int, "flops": int}`` of that architecture. Everything is checked before anything
+    is written: a bad architecture leaves ``out_dir`` as it was.
+    """
     summary = summarize(space)
+    if arch is not None:
+        from .passes.freeze import fixed_summary
+
+        source = "<arch>" if isinstance(arch, Mapping) else str(arch)
+        summary["fixed"] = {"arch": source, **fixed_summary(space, arch)}
     if out_dir is None:
         return summary
+    tuner_files = {"search_space.json": nni_nas_search_space(space.decisions),
+                   "search_space_hpo.json": nni_hpo_search_space(space.decisions)}
     with atomic.directory(out_dir) as tmp:
         atomic.write_json(tmp / "space.json", {"format": FORMAT, "source": space.doc.file,
                                                "overrides": space.overrides, "document": space.doc.data})
         atomic.write_text(tmp / "ir.txt", space.graph.dump())
         atomic.write_json(tmp / "summary.json", summary)
         atomic.write_json(tmp / "decisions.json", decisions_table(space))
+        for name, data in tuner_files.items():
+            atomic.write_json(tmp / name, data)
     return summary
 
 
@@ -48,6 +68,7 @@ def format_summary(s: dict) -> str:
     shape = "x".join(map(str, s["input"]))
     lo_p, hi_p = s["params"]
     lo_f, hi_f = s["flops"]
+    fixed = s.get("fixed")
     return "\n".join([
         f"{s['name']}  ({s['source']})",
         f"  IR hash        {s['ir_hash']}",
@@ -56,4 +77,7 @@ def format_summary(s: dict) -> str:
         f"  parameters     {lo_p:,} .. {hi_p:,}",
         f"  FLOPs (MACs)   {lo_f:,} .. {hi_f:,} for input {shape}",
         f"  supernet       {s['supernet_params']:,} weights (search = true)",
+        *([f"  fixed arch     {fixed['arch']}",
+           f"  fixed params   {fixed['params']:,}",
+           f"  fixed FLOPs    {fixed['flops']:,} for input {shape}"] if fixed else []),
     ])

@@ -1,8 +1,12 @@
-"""Command line: ``nascompile build | ...``. The only place errors are printed.
+"""Command line: ``nascompile build | fix | export-code | convert | ss-gen``. The only place
+errors are printed.
 
 Each command is a small class with ``add_arguments`` and ``run``; a user mistake is a
 :class:`~nascompile.errors.NasError`, printed as one line per error with exit status 2
-(``--debug`` shows the traceback instead).
+(``--debug`` shows the traceback instead). A usage mistake (a bad option, or options that do
+not go together: :class:`UsageError`) prints one line and the subcommand's help, exit status 2.
+Commands live in this module and in ``commands_*.py`` modules (imported when the parser is
+made, which must stay cheap: commands import what they need in ``run``).
 """
 from __future__ import annotations
 
@@ -11,6 +15,17 @@ import sys
 from typing import Sequence
 
 from .errors import NasError
+
+
+class UsageError(Exception):
+    """Arguments that argparse accepts but that do not go together; reported like argparse's."""
+
+
+class NasArgumentParser(argparse.ArgumentParser):
+    """Usage errors: one line, then this (sub)command's help; exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n\n{self.format_help()}")
 
 
 class Command:
@@ -34,13 +49,15 @@ class Build(Command):
         parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                             help="override a parameter of the document (repeatable)")
         parser.add_argument("--check", action="store_true", help="validate only; write nothing")
+        parser.add_argument("--arch", metavar="ARCH.json",
+                            help="also print the parameters and FLOPs of this fixed architecture")
 
     def run(self, args):
         from .build import build, format_summary
         from .compiler import load_space, parse_overrides
 
         space = load_space(args.space, parse_overrides(args.set))
-        summary = build(space, None if args.check else args.output)
+        summary = build(space, None if args.check else args.output, arch=args.arch)
         print(format_summary(summary))
         if args.check:
             print("ok: the space is valid (nothing written)")
@@ -52,18 +69,32 @@ class Build(Command):
 COMMANDS: list[Command] = [Build()]
 
 
+def all_commands() -> list[Command]:
+    """This module's commands, then those of the ``commands_*`` modules (they import
+    :class:`Command` from here, hence the late import)."""
+    from .commands_fixed import COMMANDS as FIXED
+    from .commands_interop import COMMANDS as INTEROP
+
+    commands = [*COMMANDS, *FIXED, *INTEROP]
+    names = [c.name for c in commands]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValueError(f"commands registered twice: {', '.join(duplicated)}")
+    return commands
+
+
 def make_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="nascompile", description="Compile neural architecture search spaces.")
+    parser = NasArgumentParser(prog="nascompile", description="Compile neural architecture search spaces.")
     parser.add_argument("--version", action="version", version=f"nascompile {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for command in COMMANDS:
+    for command in all_commands():
         p = sub.add_parser(command.name, help=command.help, description=command.help)
         p.add_argument("--debug", action="store_true", help="show the traceback of an error")
         command.add_arguments(p)
-        p.set_defaults(handler=command)
+        p.set_defaults(handler=command, _parser=p)
     return parser
 
 
@@ -72,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler.run(args)
+    except UsageError as err:
+        args._parser.error(str(err))
     except NasError as err:
         if getattr(args, "debug", False):
             raise

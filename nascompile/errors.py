@@ -7,7 +7,7 @@ prints: ``space.yaml:12:9: unknown op 'conw' (did you mean 'conv'?) [at network/
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
 
@@ -19,6 +19,8 @@ class Loc:
     line: int | None = None
     col: int | None = None
     path: str | None = None
+    # For text inside a scalar that spans lines: ((offset in the value, line, col), ...)
+    segments: tuple = field(default=(), compare=False, repr=False)
 
     def prefix(self) -> str:
         parts = [self.file or "<space>"]
@@ -27,6 +29,16 @@ class Loc:
             if self.col is not None:
                 parts.append(str(self.col))
         return ":".join(parts)
+
+    def at_offset(self, offset: int) -> "Loc":
+        """The location of character ``offset`` of the scalar's value (needs ``segments``)."""
+        seg = None
+        for start, line, col in self.segments:
+            if start <= offset:
+                seg = (start, line, col)
+        if seg is None:
+            return self
+        return replace(self, line=seg[1], col=seg[2] + offset - seg[0], segments=())
 
     def shifted(self, dline: int, col: int) -> "Loc":
         """The location ``dline`` lines below, at column ``col`` (1-based): for text inside a scalar."""

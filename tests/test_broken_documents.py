@@ -599,7 +599,7 @@ CASES = [
           nodes:
             stem: input | conv(C, 3)
             a: stem | conv(C % choice(0, 1) + 1, 3)
-        """), "by zero", 8, 20, "network/nodes/a"),
+        """), "by zero", 8, 15, "network/nodes/a"),
     Case("make-divisible-of-string", HEAD + doc("""
         network:
           nodes:

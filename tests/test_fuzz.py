@@ -77,20 +77,20 @@ def _load_only_nas_errors(text: str, fmt: str) -> None:
     assert doc.file == file
 
 
-@fuzz_settings(200)
+@fuzz_settings(300)
 @given(st.text(max_size=200))
 def test_load_text_random_unicode(text):
     _load_only_nas_errors(text, "yaml")
     _load_only_nas_errors(text, "json")
 
 
-@fuzz_settings(250)
+@fuzz_settings(300)
 @given(_joined(YAML_TOKENS, 40))
 def test_load_text_yamlish(text):
     _load_only_nas_errors(text, "yaml")
 
 
-@fuzz_settings(200)
+@fuzz_settings(300)
 @given(_joined(JSON_TOKENS, 40))
 def test_load_text_jsonish(text):
     _load_only_nas_errors(text, "json")
@@ -153,7 +153,7 @@ def _parse_only_space_errors(text: str, start: str) -> None:
         assert isinstance(tree, A.Expr), tree
 
 
-@fuzz_settings(250)
+@fuzz_settings(300)
 @given(st.text(max_size=60), st.sampled_from(START_RULES))
 def test_parse_random_strings(text, start):
     _parse_only_space_errors(text, start)
@@ -245,8 +245,7 @@ def _compile_only_nas_errors(text: str, file: str) -> None:
     except NasError as err:
         _check_error(err, file)
         return
-    # a mutation that still compiles must give a usable space
-    space.stats()
+    assert space.graph is not None
 
 
 def test_mutate_is_a_real_mutation():
@@ -259,19 +258,19 @@ def test_mutate_is_a_real_mutation():
     compile_text(NB201_JSON, file="nb201.json")
 
 
-@fuzz_settings(120)
+@fuzz_settings(250)
 @given(MUTATIONS)
 def test_mutated_darts(ops):
     _compile_only_nas_errors(mutate(DARTS, ops), "darts.yaml")
 
 
-@fuzz_settings(150)
+@fuzz_settings(300)
 @given(MUTATIONS)
 def test_mutated_nb201(ops):
     _compile_only_nas_errors(mutate(NB201, ops), "nb201.yaml")
 
 
-@fuzz_settings(80)
+@fuzz_settings(150)
 @given(MUTATIONS)
 def test_mutated_nb201_json(ops):
     _compile_only_nas_errors(mutate(NB201_JSON, ops), "nb201.json")

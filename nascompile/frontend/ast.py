@@ -7,7 +7,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Expr:
-    pos: tuple = field(default=(1, 1), compare=False, repr=False, kw_only=True)
+    pos: tuple = field(default=(1, 1, 0), compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True)

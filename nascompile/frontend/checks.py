@@ -42,12 +42,12 @@ class ChoiceChecker:
                 raise SpaceError(message)
             return
         for sample in assignments(labels_of(cond), self.decisions):
-            if not evaluate(cond, sample):
+            if not _evaluate(cond, sample):
                 raise SpaceError(f"{message} when {_describe(sample)}")
 
     def require_each(self, value, check, message: str) -> None:
         for sample in assignments(labels_of(value), self.decisions):
-            v = evaluate(value, sample)
+            v = _evaluate(value, sample)
             if not check(v):
                 raise SpaceError(f"{message}, got {v!r} when {_describe(sample)}")
 
@@ -61,6 +61,14 @@ class ChoiceChecker:
                     return False
                 continue
             for sample in assignments(labels_of((x, y)), self.decisions):
-                if evaluate(x, sample) != evaluate(y, sample):
+                if _evaluate(x, sample) != _evaluate(y, sample):
                     return False
         return True
+
+
+def _evaluate(x, sample):
+    """``evaluate``, with arithmetic that fails for some choice reported as the user's mistake."""
+    try:
+        return evaluate(x, sample)
+    except (ZeroDivisionError, TypeError, ValueError, OverflowError) as err:
+        raise SpaceError(f"invalid arithmetic when {_describe(sample)}: {err}") from None

@@ -29,6 +29,15 @@ class Document:
     marks: dict = field(default_factory=dict)  # path tuple -> (line, col) of the value
     key_marks: dict = field(default_factory=dict)  # path tuple -> (line, col) of its key
     text: str = ""
+    segments: dict = field(default_factory=dict)  # path -> Loc segments of multi-line scalars
+
+    def text_loc(self, path: tuple) -> Loc:
+        """The location of a scalar's first character, able to place any offset in its value."""
+        loc = self.loc(path)
+        segs = self.segments.get(tuple(path))
+        if segs:
+            return Loc(loc.file, segs[0][1], segs[0][2], loc.path, segs)
+        return loc
 
     def loc(self, path: tuple, key: bool = False) -> Loc:
         table = self.key_marks if key else self.marks
@@ -42,15 +51,28 @@ class Document:
 def load_text(text: str, file: str = "<space>", fmt: str | None = None) -> Document:
     """Parse ``text``; ``fmt`` is 'json' or 'yaml' (default: guessed from the file name)."""
     fmt = fmt or ("json" if file.endswith(".json") else "yaml")
+    if len(text) > MAX_CHARS:
+        raise SpaceError(f"document too large ({len(text):,} characters, at most {MAX_CHARS:,})", Loc(file))
     if fmt == "json":
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_no_duplicates)
         except json.JSONDecodeError as err:
             raise SpaceError(f"invalid JSON: {err.msg}", Loc(file, err.lineno, err.colno)) from None
+        except _Duplicate as dup:
+            doc = Document(None, file, text=text)
+            try:  # the YAML pass knows where the duplicate is
+                _Marks(doc, None).walk(yaml.compose(text, Loader=yaml.SafeLoader), ())
+            except SpaceError as err:
+                raise err from None
+            except Exception:
+                pass
+            raise SpaceError(f"duplicate key '{dup.key}'", Loc(file)) from None
+        except (ValueError, RecursionError) as err:
+            raise SpaceError(f"invalid JSON: {_short(err)}", Loc(file)) from None
         doc = Document(data, file, text=text)
         try:
             _Marks(doc, None).walk(yaml.compose(text, Loader=yaml.SafeLoader), ())
-        except (yaml.YAMLError, SpaceError, RecursionError):
+        except Exception:
             pass  # positions are a courtesy for JSON; its data is already parsed
         return doc
     try:
@@ -59,11 +81,42 @@ def load_text(text: str, file: str = "<space>", fmt: str | None = None) -> Docum
         mark = err.problem_mark or err.context_mark
         raise SpaceError(f"invalid YAML: {err.problem or err.context}",
                          Loc(file, mark.line + 1 if mark else None, mark.column + 1 if mark else None)) from None
+    except yaml.reader.ReaderError as err:
+        line = text.count("\n", 0, err.position) + 1
+        col = err.position - (text.rfind("\n", 0, err.position) + 1) + 1
+        raise SpaceError(f"invalid YAML: unacceptable character #x{err.character:04x}: "
+                         "control characters are not allowed", Loc(file, line, col)) from None
     except yaml.YAMLError as err:
-        raise SpaceError(f"invalid YAML: {err}", Loc(file)) from None
+        raise SpaceError(f"invalid YAML: {_short(err)}", Loc(file)) from None
+    except RecursionError:
+        raise SpaceError("invalid YAML: nested too deeply", Loc(file)) from None
     doc = Document(None, file, text=text)
-    doc.data = _Marks(doc, yaml.constructor.SafeConstructor()).walk(root, ())
+    try:
+        doc.data = _Marks(doc, yaml.constructor.SafeConstructor()).walk(root, ())
+    except RecursionError:
+        raise SpaceError("document nested too deeply", Loc(file)) from None
     return doc
+
+
+MAX_CHARS = 20_000_000
+
+
+class _Duplicate(Exception):
+    def __init__(self, key):
+        self.key = key
+
+
+def _no_duplicates(pairs):
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Duplicate(key)
+        out[key] = value
+    return out
+
+
+def _short(err) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 def load_file(path: str | Path) -> Document:
@@ -115,14 +168,20 @@ class _Marks:
             out = [self.walk(v, path + (i,)) for i, v in enumerate(node.value)]
             self.active.discard(id(node))
             return out
+        if node.style is not None or node.start_mark.line != node.end_mark.line:
+            self.doc.segments[path] = _segments(self.doc.text, node)
         if self.constructor is None:
             return None
         try:
-            return self.constructor.construct_object(node, deep=True)
+            value = self.constructor.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as err:
             raise SpaceError(f"invalid value: {err.problem}", self.doc.loc(path)) from None
-        except yaml.YAMLError as err:
-            raise SpaceError(f"invalid value: {str(err).splitlines()[0]}", self.doc.loc(path)) from None
+        except Exception as err:  # PyYAML raises ValueError and others for bad tagged scalars
+            raise SpaceError(f"invalid value: {_short(err)}", self.doc.loc(path)) from None
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            raise SpaceError(f"unsupported value of type {type(value).__name__}: use a number, "
+                             "string, boolean, list or mapping", self.doc.loc(path))
+        return value
 
 
 _VALIDATOR = None
@@ -134,13 +193,51 @@ def validate(doc: Document, schema: str = "space.schema.json") -> None:
     if _VALIDATOR is None or _VALIDATOR[0] != schema:
         _VALIDATOR = (schema, Draft202012Validator(json.loads(data_file("schemas", schema).read_text())))
     errors = []
-    for err in _VALIDATOR[1].iter_errors(doc.data):
+    raw = list(_VALIDATOR[1].iter_errors(doc.data))
+    typos = _typos(raw)
+    for err in raw:
+        if id(err) in typos:
+            if typos[id(err)] is not None:
+                errors.append(typos[id(err)](doc))
+            continue
         err = _most_specific(err)
         path = tuple(err.absolute_path)
         where = "/".join(map(str, path)) or "the document"
         message = _schema_message(err, where)
-        errors.append(SpaceError(message, doc.loc(path, key=err.validator == "additionalProperties")))
+        loc = doc.loc(path)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            if extra:
+                loc = doc.loc(path + (extra[0],), key=True)
+        errors.append(SpaceError(message, loc))
     raise_all(errors)
+
+
+def _typos(raw) -> dict:
+    """A missing required key next to an unknown key that looks like it is one mistake: the
+    unknown key's error (with a did-you-mean) replaces both. Maps id(error) -> maker or None."""
+    from ..errors import did_you_mean
+    out: dict = {}
+    flat = [_most_specific(e) for e in raw]
+    for err, top in zip(flat, raw):
+        if err.validator != "required" or not isinstance(err.instance, dict):
+            continue
+        missing = err.message.split("'")[1] if "'" in err.message else ""
+        for other, other_top in zip(flat, raw):
+            if other.validator != "additionalProperties" or other.instance is not err.instance:
+                continue
+            extra = sorted(set(other.instance) - set(other.schema.get("properties", {})))
+            close = [x for x in extra if did_you_mean(x, [missing])]
+            if close:
+                path = tuple(other.absolute_path) + (close[0],)
+                where = "/".join(map(str, other.absolute_path))
+
+                def make(doc, key=close[0], path=path, where=where):
+                    return SpaceError(f"unknown key '{key}' in {where}", doc.loc(path, key=True),
+                                      hint=f"did you mean '{missing}'?")
+                out[id(top)] = None
+                out[id(other_top)] = make
+    return out
 
 
 def _most_specific(err):
@@ -159,3 +256,37 @@ def _schema_message(err, where: str) -> str:
     if err.validator == "required":
         return f"{where} is missing {err.message.split(' is a required')[0]}"
     return f"{where}: {err.message}"
+
+
+def _segments(text: str, node) -> tuple:
+    """Where each source line of a quoted, block or multi-line scalar starts in its value.
+
+    Lines of block (``|``, ``>``) and plain or quoted multi-line scalars join with one character
+    (a newline or a space), so offsets in the value map back to (line, col) of the source."""
+    lines = text.splitlines()
+    start, end = node.start_mark, node.end_mark
+    out, offset = [], 0
+    if node.style in ("|", ">"):
+        rows = [r for r in range(start.line + 1, min(end.line + 1, len(lines))) if lines[r].strip()]
+        if not rows:
+            return ()
+        base = len(lines[rows[0]]) - len(lines[rows[0]].lstrip(" "))  # the block's indentation
+        for row in rows:
+            piece = lines[row][base:]
+            out.append((offset, row + 1, base + 1))
+            offset += len(piece) + 1
+        return tuple(out)
+    quote = 1 if node.style in ("'", '"') else 0
+    for row in range(start.line, min(end.line + 1, len(lines))):
+        content = lines[row]
+        if row == start.line:
+            col = start.column + quote
+            piece = content[col:]
+        else:
+            piece = content.lstrip(" ")
+            col = len(content) - len(piece)
+        if not piece.strip():
+            continue
+        out.append((offset, row + 1, col + 1))
+        offset += len(piece.rstrip()) + 1
+    return tuple(out)

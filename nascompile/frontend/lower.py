@@ -33,6 +33,9 @@ from .runtime import (POISON, Absent, CellCall, Chain, ChoiceOp, Function, OpCal
 RESERVED = {"true", "false", "null", "True", "False", "None", "search", "input", "k", "choice",
             "input_choice"}
 REDUCTIONS = ("sum", "mean", "concat")
+MAX_DEPTH = 64  # def calls and cells within cells
+MAX_ITEMS = 100_000  # longest list or loop
+MAX_DIGITS = 1_000  # largest integer
 
 
 class Poisoned(Exception):
@@ -102,7 +105,7 @@ class Lowering:
         self.errors: list[NasError] = []
         self.globals: dict[str, Any] = {}
         self.ops: dict[str, Op] = {}
-        self.label_sites: dict[str, str] = {}
+        self.depth = 0  # nesting of def calls and cell instances
 
     # --- entry ---------------------------------------------------------------------------
     def run(self) -> Graph:
@@ -211,16 +214,7 @@ class Lowering:
         return parse(value, self._text_loc(path))
 
     def _text_loc(self, path: tuple) -> Loc:
-        """The location of the first character of a scalar's text (past a YAML quote)."""
-        loc = self.doc.loc(path)
-        line, col = loc.line, loc.col
-        text = _source_line(self.doc, line)
-        if text is not None and col is not None and col - 1 < len(text) and text[col - 1] in "'\">|":
-            if text[col - 1] in ">|":
-                return replace(loc, line=line + 1, col=(len(_source_line(self.doc, line + 1) or "")
-                                                       - len((_source_line(self.doc, line + 1) or "").lstrip()) + 1))
-            return replace(loc, col=col + 1)
-        return loc
+        return self.doc.text_loc(path)
 
     def _body(self, graph: Graph, env: dict, nodes: dict, path: tuple, scope: str) -> None:
         names = list(nodes)
@@ -488,6 +482,8 @@ class Lowering:
 
     def _iterable(self, value, loc):
         if isinstance(value, range):
+            if len(value) > MAX_ITEMS:
+                raise SpaceError(f"loop too long ({len(value):,} items, at most {MAX_ITEMS:,})", loc)
             return list(value)
         if isinstance(value, list):
             return value
@@ -535,19 +531,32 @@ class Lowering:
         if ast.op == "add" and isinstance(a, Tensor) and isinstance(b, Tensor):
             return self.apply(OpCall(get_op("add"), (), ()), [a, b], site)
         if ast.op == "add" and isinstance(a, list) and isinstance(b, list):
+            if len(a) + len(b) > MAX_ITEMS:
+                raise SpaceError(f"list too long (over {MAX_ITEMS:,} items)")
             return a + b
         if ast.op == "not_in":
             return apply("not", self._arith("in", [a, b]))
         return self._arith(ast.op, [a, b])
 
     def _arith(self, op, args):
+        comparison = op in ("eq", "ne", "lt", "le", "gt", "ge", "in", "and", "or", "not")
         for x in args:
-            if isinstance(x, (Tensor, OpValue, Function)) or x is None:
+            if isinstance(x, (Tensor, OpValue, Function)) or (x is None and not comparison):
                 raise SpaceError(f"cannot use {type_name(x)} in arithmetic ('{op}')")
+            if not comparison and not isinstance(x, (int, float)) and not is_sym(x) and not (
+                    op == "add" and isinstance(x, str)):
+                raise SpaceError(f"cannot use {type_name(x)} in arithmetic ('{op}')")
+        if op == "pow" and all(isinstance(x, (int, float)) for x in args):
+            base, exp = args
+            if abs(base) > 1 and abs(exp) * math.log10(abs(base)) > MAX_DIGITS:
+                raise SpaceError(f"number too large: {base!r} ** {exp!r} has over {MAX_DIGITS} digits")
         try:
-            return apply(op, *args)
+            out = apply(op, *args)
         except (TypeError, ValueError, ZeroDivisionError, OverflowError) as err:
             raise SpaceError(f"invalid arithmetic: {err}") from None
+        if isinstance(out, int) and not isinstance(out, bool) and out.bit_length() > 3.33 * MAX_DIGITS:
+            raise SpaceError(f"number too large (over {MAX_DIGITS} digits)")
+        return out
 
     def _ev_Index(self, ast, env, site, hint):
         obj, idx = self.ev(ast.obj, env, site), self.ev(ast.index, env, site)
@@ -575,7 +584,10 @@ class Lowering:
 
     def _ev_Pipe(self, ast, env, site, hint):
         left, right = self.ev(ast.left, env, site), self.ev(ast.right, env, site)
-        op = self._as_op(right, site.loc)
+        try:
+            op = self._as_op(right, site.loc)
+        except NasError as err:
+            raise err.at(inner_loc(site.loc, ast.right.pos)) from None
         if isinstance(left, Tensor):
             return self.apply(op, [left], site)
         if isinstance(left, (OpValue, Function)):
@@ -632,8 +644,15 @@ class Lowering:
             if kwargs:
                 raise SpaceError(f"{func.name}() on choice-dependent values takes positional arguments only")
             return apply(func.name, *args)
+        if func.name == "range":
+            for v in list(args) + list(kwargs.values()):
+                if not isinstance(v, int) or isinstance(v, bool):
+                    raise SpaceError(f"range() takes whole numbers, got {type_name(v)}")
         if func.name == "make_divisible":
-            return apply("make_divisible", *args, *kwargs.values())
+            for v in list(args) + list(kwargs.values()):
+                if not isinstance(v, (int, float)) or isinstance(v, bool):
+                    raise SpaceError(f"make_divisible() takes numbers, got {type_name(v)}")
+            return self._arith("make_divisible", list(args) + list(kwargs.values()))
         for v in list(args) + list(kwargs.values()):
             if isinstance(v, (Tensor, OpValue)) or is_sym(v):
                 raise SpaceError(f"{func.name}() cannot take {type_name(v)}")
@@ -658,6 +677,9 @@ class Lowering:
 
     def _call_def(self, func, args, kwargs, env, site, is_root):
         params, body, path = func.target
+        if self.depth >= MAX_DEPTH:
+            raise SpaceError(f"def '{func.name}' recurses more than {MAX_DEPTH} levels deep",
+                             self._text_loc(path), hint="make sure the recursion ends")
         bound = self._bind_params(func.name, "def", params, args, kwargs, env, site)
         local = dict(self.globals)
         local.update(bound)
@@ -665,12 +687,14 @@ class Lowering:
             site.roots.add(id(body))
         saved = site.loc
         site.loc = self._text_loc(path)
+        self.depth += 1
         try:
             return self.ev(body, local, site)
         except NasError as err:
             raise err.at(site.loc) from None
         finally:
             site.loc = saved
+            self.depth -= 1
 
     def _bind_params(self, name, kind, params, args, kwargs, env, site):
         names = [p for p, _ in params]
@@ -876,6 +900,9 @@ class Lowering:
 
     def _apply_cell(self, call: CellCall, tensors, site):
         cell = call.cell
+        if self.depth >= MAX_DEPTH:
+            raise SpaceError(f"cell '{cell.name}' recurses more than {MAX_DEPTH} levels deep",
+                             call.loc, hint="a cell cannot contain itself")
         if len(tensors) != len(cell.inputs):
             raise SpaceError(f"cell '{cell.name}' takes {len(cell.inputs)} inputs "
                              f"({', '.join(cell.inputs)}), got {len(tensors)}", call.loc)
@@ -886,8 +913,12 @@ class Lowering:
             node = body.add(Node(iname, "input", shape=t.shape))
             env[iname] = Tensor(body, node.name, t.shape, iname)
         before = len(self.errors)
-        self._body(body, env, cell.nodes, cell.path + ("nodes",), call.scope)
-        self._output(body, env, cell.output, cell.path + ("output",), call.scope)
+        self.depth += 1
+        try:
+            self._body(body, env, cell.nodes, cell.path + ("nodes",), call.scope)
+            self._output(body, env, cell.output, cell.path + ("output",), call.scope)
+        finally:
+            self.depth -= 1
         if len(self.errors) > before or not body.output.inputs:
             raise Poisoned
         graph = site.graph
@@ -935,13 +966,3 @@ def _fmt(shape) -> str:
 
 def _rank_name(rank: int) -> str:
     return {1: "(F,) vectors", 2: "(C, L) sequences", 3: "(C, H, W) images"}[rank]
-
-
-def _source_line(doc: Document, line):
-    lines = getattr(doc, "_lines", None)
-    if lines is None:
-        lines = doc.text.splitlines() if getattr(doc, "text", None) else []
-        doc._lines = lines
-    if line is None or not 1 <= line <= len(lines):
-        return None
-    return lines[line - 1]

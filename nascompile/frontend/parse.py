@@ -8,12 +8,13 @@ from __future__ import annotations
 import functools
 
 from lark import Lark, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from ..errors import Loc, SpaceError
 from ..resources import data_file
 from . import ast as A
 
+MAX_TEXT = 100_000
 _COMP = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 _BIN = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow")
 
@@ -26,7 +27,7 @@ def _parser(start: str) -> Lark:
 
 
 def _pos(meta):
-    return (getattr(meta, "line", 1), getattr(meta, "column", 1))
+    return (getattr(meta, "line", 1), getattr(meta, "column", 1), getattr(meta, "start_pos", 0))
 
 
 @v_args(meta=True, inline=True)
@@ -133,11 +134,18 @@ _TRANSFORMER = _ToAst()
 def parse(text: str, loc: Loc | None = None, start: str = "start"):
     """The AST of ``text``; a :class:`SpaceError` at the exact place on a syntax error."""
     loc = loc or Loc()
+    if len(text) > MAX_TEXT:
+        raise SpaceError(f"expression too long ({len(text):,} characters, at most {MAX_TEXT:,})", loc)
     try:
         tree = _parser(start).parse(text)
+        return _TRANSFORMER.transform(tree)
     except UnexpectedInput as err:
-        raise SpaceError(_describe(err, text, start), _inner(loc, err.line, err.column)) from None
-    return _TRANSFORMER.transform(tree)
+        where = loc.at_offset(err.pos_in_stream) if loc.segments else _inner(loc, err.line, err.column)
+        raise SpaceError(_describe(err, text, start), where) from None
+    except (RecursionError, VisitError) as err:
+        if isinstance(err, VisitError) and not isinstance(err.orig_exc, RecursionError):
+            raise
+        raise SpaceError("expression nested too deeply", loc) from None
 
 
 def _describe(err: UnexpectedInput, text: str, start: str) -> str:
@@ -161,4 +169,7 @@ def _inner(loc: Loc, line, col) -> Loc:
 
 
 def inner_loc(loc: Loc, pos) -> Loc:
+    """The document location of AST position ``pos`` = (line, col, offset) inside a scalar."""
+    if loc.segments and len(pos) > 2:
+        return loc.at_offset(pos[2])
     return _inner(loc, pos[0], pos[1])
