@@ -75,12 +75,13 @@ def all_commands() -> list[Command]:
     from .commands_fixed import COMMANDS as FIXED
     from .commands_interop import COMMANDS as INTEROP
 
-    commands = [*COMMANDS, *FIXED, *INTEROP]
-    names = [c.name for c in commands]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise ValueError(f"commands registered twice: {', '.join(duplicated)}")
-    return commands
+    commands: dict[str, Command] = {}
+    for command in [*COMMANDS, *FIXED, *INTEROP]:
+        known = commands.setdefault(command.name, command)
+        if type(known) is not type(command):  # one class listed twice is one command
+            raise ValueError(f"two commands named '{command.name}': {type(known).__name__} "
+                             f"and {type(command).__name__}")
+    return list(commands.values())
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -146,8 +146,10 @@ def _parse_genotype(text: str, source: str):
     except SyntaxError as err:
         col = None if err.offset is None else err.offset - 1
         raise where.error(f"not a genotype: {err.msg}", err.lineno or 1, col, hint=expected) from None
-    except (RecursionError, MemoryError, ValueError):
-        raise where.error("not a genotype: too deeply nested or malformed", hint=expected) from None
+    except (RecursionError, MemoryError):
+        raise where.error("not a genotype: too deeply nested", hint=expected) from None
+    except ValueError as err:  # e.g. a NUL character
+        raise where.error(f"not a genotype: {err}", hint=expected) from None
     if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id == "Genotype"):
         raise where.node_error(tree, "not a genotype", hint=expected)
     if len(tree.args) > len(GENOTYPE_FIELDS) or any(isinstance(a, ast.Starred) for a in tree.args):
@@ -177,12 +179,13 @@ def _parse_genotype(text: str, source: str):
 
 
 def _int(node: ast.AST):
-    """The int a literal (or a negated literal) spells, else None."""
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        inner = _int(node.operand)
-        return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)
+    """The int a literal (or a signed literal) spells, else None."""
+    sign = 1
+    while isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        sign = -sign if isinstance(node.op, ast.USub) else sign
+        node = node.operand
     if isinstance(node, ast.Constant) and type(node.value) is int:
-        return node.value
+        return sign * node.value
     return None
 
 
@@ -237,7 +240,7 @@ def parse_nb201(text: str, source: str = "<nb201>") -> tuple:
 def _parse_nb201(text: str, source: str):
     """``(nodes of (op, i, col), where)``."""
     _check_size(text, "NAS-Bench-201 string", source)
-    expected = "expected |op~0|+|op~0|op~1|+... (one |-delimited group of op~input per node, joined by +)"
+    expected = "the format is |op~0|+|op~0|op~1|+...: one |-delimited group of op~input per node, joined by +"
     where = _Where(source)
     if "\n" in text.strip():
         raise where.error("a NAS-Bench-201 string is one line", hint=expected)
@@ -306,11 +309,9 @@ def _need(sample: Mapping, label: str, source: str):
     return sample[label]
 
 
-def _check_op(op: str, d: Decision, where: _Where, path: str, line=None, col=None, node=None) -> None:
-    """An op must be a candidate of the edge's layer choice."""
+def _check_op(op: str, d: Decision, where: _Where, path: str, line: int, col: int) -> None:
+    """An op must be a candidate of the edge's layer choice (``col`` is 0-based)."""
     if op not in d.options:
-        if node is not None:
-            line, col = node.lineno, node.col_offset
         raise where.error(f"unknown op '{op}' (candidates: {', '.join(map(str, d.options))})",
                           line, col, path, hint=did_you_mean(op, d.options))
 
@@ -395,7 +396,8 @@ class DartsGenotype(Converter):
                         raise error(cell, k, f"node {i} takes state {j} ({states[j]}) twice; it takes "
                                              f"2 different states in this space")
                     label = f"{cell}/node{i}/op{j}"
-                    _check_op(op, decisions[label], where, path=f"{cell}[{k}]", node=nodes[(cell, k)].elts[0])
+                    at = nodes[(cell, k)].elts[0]
+                    _check_op(op, decisions[label], where, f"{cell}[{k}]", at.lineno, at.col_offset)
                     sample[label] = op
                     picked.append(j)
                 sample[f"{cell}/node{i}"] = tuple(s for j, s in enumerate(states) if j in picked)
@@ -447,7 +449,7 @@ class NasBench201(Converter):
             for op, i, col in edges:
                 path = f"node{j}"
                 if not 0 <= i < j:
-                    raise where.error(f"'{op}~{i}': node {j} takes edges from nodes 0..{j - 1}, not {i}", 1, col, path)
+                    raise where.error(f"'{op}~{i}': node {j} takes edges from {_nodes_below(j)}, not {i}", 1, col, path)
                 if i in seen:
                     raise where.error(f"node {j} lists its edge from node {i} twice", 1, col, path)
                 seen.add(i)
@@ -457,8 +459,12 @@ class NasBench201(Converter):
             missing = [i for i in range(j) if i not in seen]
             if missing:
                 raise where.error(f"node {j} lacks its edge from node {missing[0]} (it has one edge from each "
-                                  f"of nodes 0..{j - 1})", path=f"node{j}")
+                                  f"of {_nodes_below(j)})", path=f"node{j}")
         return sample
+
+
+def _nodes_below(j: int) -> str:
+    return "node 0" if j == 1 else f"nodes 0..{j - 1}"
 
 
 def detect(decisions: Mapping[str, Decision], name: str | None = None) -> Converter:
@@ -475,9 +481,9 @@ def detect(decisions: Mapping[str, Decision], name: str | None = None) -> Conver
         conv = CONVERTERS[name]
         why = conv.match(decisions)
         if why is not None:
-            fits = [c.title for c in CONVERTERS.values() if c is not conv and c.match(decisions) is None]
+            fits = [c for c in CONVERTERS.values() if c is not conv and c.match(decisions) is None]
             raise NasError(f"a {conv.title} does not fit this space: {why}",
-                           hint=f"it is written as a {fits[0]}" if fits else None)
+                           hint=f"its notation is '{fits[0].name}', a {fits[0].title}" if fits else None)
         return conv
     reasons = []
     for conv in CONVERTERS.values():

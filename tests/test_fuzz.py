@@ -192,7 +192,11 @@ TOKEN_SPLIT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*|\d+|[^\sA-Za-z0-9_])")
 INSERTS = [":", "[", "]", "{", "}", "(", ")", ",", "|", "-", " ", "  ", "\n", "'", '"', "*", "&",
            "!", "#", "0", "-1", "choice(", "x", "input", "node", "=", "**", "//", "\t"]
 KINDS = ["del_char", "del_line", "dup_line", "swap_lines", "swap_tokens", "dup_token",
-         "del_token", "copy_token", "insert", "indent", "dedent"]
+         "del_token", "copy_token", "replace_token", "insert", "indent", "dedent"]
+# values that a token may be replaced with: odd numbers, other types, choices, names of things
+REPLACEMENTS = ["0", "-1", "1.5", "2", "7", "64", "999999", "true", "null", "'s'", "[]", "[1, 2]",
+                "choice(1, 2)", "choice(0, 3)", "choice(relu, bn)", "input", "search", "k", "x + x",
+                "conv", "relu", "zero", "input_choice", "concat", "*node", "cell", "stem", "C * 0"]
 
 
 def mutate(text: str, ops) -> str:
@@ -227,6 +231,8 @@ def mutate(text: str, ops) -> str:
             parts[a] = parts[a] + " " + parts[a]
         elif kind == "del_token":
             parts[a] = ""
+        elif kind == "replace_token":
+            parts[a] = ins
         else:  # copy_token: one token replaced by another from the same document
             parts[a] = parts[b]
         text = "".join(parts)
@@ -235,7 +241,7 @@ def mutate(text: str, ops) -> str:
 
 MUTATIONS = st.lists(
     st.tuples(st.sampled_from(KINDS), st.integers(0, 1 << 20), st.integers(0, 1 << 20),
-              st.sampled_from(INSERTS)),
+              st.sampled_from(INSERTS + REPLACEMENTS)),
     min_size=1, max_size=3)
 
 

@@ -106,6 +106,7 @@ class Lowering:
         self.globals: dict[str, Any] = {}
         self.ops: dict[str, Op] = {}
         self.depth = 0  # nesting of def calls and cell instances
+        self.uses_search = False  # whether the document reads `search` (else both modes agree)
 
     # --- entry ---------------------------------------------------------------------------
     def run(self) -> Graph:
@@ -217,11 +218,11 @@ class Lowering:
         return self.doc.text_loc(path)
 
     def _body(self, graph: Graph, env: dict, nodes: dict, path: tuple, scope: str) -> None:
-        names = list(nodes)
+        order = {name: i for i, name in enumerate(nodes)}
         for i, (name, spec) in enumerate(nodes.items()):
             npath = path + (name,)
             loc = self.doc.loc(npath)
-            env["__later__"] = set(names[i + 1:])
+            env["__later__"] = (order, i)
             try:
                 self._check_node_name(name, env, graph, self.doc.loc(npath, key=True))
                 if isinstance(spec, dict) and "for" in spec:
@@ -446,6 +447,8 @@ class Lowering:
 
     def _ev_Name(self, ast, env, site, hint):
         name = ast.id
+        if name == "search":
+            self.uses_search = True
         if name in env:
             value = env[name]
             if value is POISON:
@@ -460,7 +463,8 @@ class Lowering:
             return Function("builtin", name, BUILTINS[name])
         if name in list_ops():
             return OpCall(get_op(name), (), (), inner_loc(site.loc, ast.pos))
-        if name in env.get("__later__", ()):
+        order, current = env.get("__later__", ({}, 0))
+        if order.get(name, -1) > current:
             raise SpaceError(f"'{name}' is defined later; a node can only use the nodes above it")
         if name == site.name:
             raise SpaceError(f"node '{name}' uses itself (a cycle)")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 
-from lark import Lark, Transformer, v_args
+from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from ..errors import Loc, SpaceError
@@ -22,113 +22,128 @@ _BIN = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow")
 @functools.lru_cache(maxsize=None)
 def _parser(start: str) -> Lark:
     grammar = data_file("grammar", "expr.lark").read_text()
-    return Lark(grammar, start=start, parser="lalr", propagate_positions=True,
-                maybe_placeholders=True, cache=False)
+    # The transformer runs inside the LALR parser: no intermediate parse tree is built.
+    return Lark(grammar, start=start, parser="lalr", maybe_placeholders=True, cache=False,
+                transformer=_ToAst())
 
 
-def _pos(meta):
-    return (getattr(meta, "line", 1), getattr(meta, "column", 1), getattr(meta, "start_pos", 0))
+def _pos(first):
+    """(line, col, offset) of a node: that of its first token or first sub-expression."""
+    if isinstance(first, Token):
+        return (first.line, first.column, first.start_pos)
+    if isinstance(first, A.Expr):
+        return first.pos
+    if isinstance(first, tuple) and first and isinstance(first[0], str) and hasattr(first, "pos"):
+        return first.pos
+    return (1, 1, 0)
 
 
-@v_args(meta=True, inline=True)
+@v_args(inline=True)
 class _ToAst(Transformer):
-    def number(self, meta, tok):
+    """Runs inside the LALR parser (no parse tree): positions come from the first child."""
+
+    def number(self, tok):
         text = str(tok)
         value = float(text) if any(c in text for c in ".eE") else int(text)
-        return A.Const(value, pos=_pos(meta))
+        return A.Const(value, pos=_pos(tok))
 
-    def string(self, meta, tok):
-        return A.Const(str(tok)[1:-1], pos=_pos(meta))
+    def string(self, tok):
+        return A.Const(str(tok)[1:-1], pos=_pos(tok))
 
-    def name(self, meta, tok):
-        return A.Name(str(tok), pos=_pos(meta))
+    def name(self, tok):
+        return A.Name(str(tok), pos=_pos(tok))
 
-    def list(self, meta, items=None):
-        return A.ListExpr(tuple(items or ()), pos=_pos(meta))
+    def list(self, lsqb, items=None):
+        return A.ListExpr(tuple(items or ()), pos=_pos(lsqb))
 
-    def exprlist(self, meta, *items):
+    def exprlist(self, *items):
         return list(items)
 
-    def listcomp(self, meta, elt, targets, it, cond):
-        return A.ListComp(elt, targets, it, cond, pos=_pos(meta))
+    def listcomp(self, lsqb, elt, targets, it, cond):
+        return A.ListComp(elt, targets, it, cond, pos=_pos(lsqb))
 
-    def targets(self, meta, *names):
+    def targets(self, *names):
         return tuple(str(n) for n in names)
 
-    def call(self, meta, func, arguments):
+    def call(self, func, arguments):
         args, kwargs = [], []
         for a in arguments or ():
-            if isinstance(a, tuple):
-                kwargs.append(a)
+            if isinstance(a, _Kwarg):
+                kwargs.append((a.name, a.value))
             else:
                 args.append(a)
-        return A.Call(func, tuple(args), tuple(kwargs), pos=_pos(meta))
+        return A.Call(func, tuple(args), tuple(kwargs), pos=func.pos)
 
-    def arguments(self, meta, *items):
+    def arguments(self, *items):
         return list(items)
 
-    def kwarg(self, meta, name, value):
-        return (str(name), value)
+    def kwarg(self, name, value):
+        return _Kwarg(str(name), value)
 
-    def star(self, meta, value):
-        return A.Star(value, pos=_pos(meta))
+    def star(self, star, value):
+        return A.Star(value, pos=_pos(star))
 
-    def index(self, meta, obj, idx):
-        return A.Index(obj, idx, pos=_pos(meta))
+    def index(self, obj, idx):
+        return A.Index(obj, idx, pos=obj.pos)
 
-    def slice(self, meta, obj, lo, hi):
-        return A.Slice(obj, lo, hi, pos=_pos(meta))
+    def slice(self, obj, lo, hi):
+        return A.Slice(obj, lo, hi, pos=obj.pos)
 
-    def ternary(self, meta, then, cond, other):
-        return A.Ternary(cond, then, other, pos=_pos(meta))
+    def ternary(self, then, cond, other):
+        return A.Ternary(cond, then, other, pos=then.pos)
 
-    def or_(self, meta, a, b):
-        return A.BinOp("or", a, b, pos=_pos(meta))
+    def or_(self, a, b):
+        return A.BinOp("or", a, b, pos=a.pos)
 
-    def and_(self, meta, a, b):
-        return A.BinOp("and", a, b, pos=_pos(meta))
+    def and_(self, a, b):
+        return A.BinOp("and", a, b, pos=a.pos)
 
-    def not_(self, meta, a):
-        return A.Unary("not", a, pos=_pos(meta))
+    def not_(self, tok, a):
+        return A.Unary("not", a, pos=_pos(tok))
 
-    def neg(self, meta, a):
-        return A.Unary("neg", a, pos=_pos(meta))
+    def neg(self, tok, a):
+        return A.Unary("neg", a, pos=_pos(tok))
 
-    def compare(self, meta, a, op, b):
-        return A.BinOp(_COMP[str(op)], a, b, pos=_pos(meta))
+    def compare(self, a, op, b):
+        return A.BinOp(_COMP[str(op)], a, b, pos=a.pos)
 
-    def in_(self, meta, a, b):
-        return A.BinOp("in", a, b, pos=_pos(meta))
+    def in_(self, a, b):
+        return A.BinOp("in", a, b, pos=a.pos)
 
-    def not_in(self, meta, a, b):
-        return A.BinOp("not_in", a, b, pos=_pos(meta))
+    def not_in(self, a, tok, b):
+        return A.BinOp("not_in", a, b, pos=a.pos)
 
-    def pipe(self, meta, a, b):
-        return A.Pipe(a, b, pos=_pos(meta))
+    def pipe(self, a, b):
+        return A.Pipe(a, b, pos=a.pos)
 
-    def factor(self, meta, a):  # unary plus
+    def factor(self, a):  # unary plus
         return a
 
-    def for_clause(self, meta, targets, it):
+    def for_clause(self, targets, it):
         return A.ForClause(targets, it)
 
-    def signature(self, meta, name, *params):
+    def signature(self, name, *params):
         return A.Signature(str(name), tuple(p for p in params if p is not None))
 
-    def param(self, meta, name, default):
+    def param(self, name, default):
         return (str(name), default)
 
 
+class _Kwarg:
+    __slots__ = ("name", "value")
+
+    def __init__(self, name, value):
+        self.name, self.value = name, value
+
+
 def _binop(op):
-    def method(self, meta, a, b):
-        return A.BinOp(op, a, b, pos=_pos(meta))
-    return v_args(meta=True, inline=True)(method)
+    def method(self, a, b):
+        return A.BinOp(op, a, b, pos=a.pos)
+    return v_args(inline=True)(method)
 
 
 for _op in _BIN:
     setattr(_ToAst, _op, _binop(_op))
-
-_TRANSFORMER = _ToAst()
 
 
 def parse(text: str, loc: Loc | None = None, start: str = "start"):
@@ -137,8 +152,7 @@ def parse(text: str, loc: Loc | None = None, start: str = "start"):
     if len(text) > MAX_TEXT:
         raise SpaceError(f"expression too long ({len(text):,} characters, at most {MAX_TEXT:,})", loc)
     try:
-        tree = _parser(start).parse(text)
-        return _TRANSFORMER.transform(tree)
+        return _parse_cached(text, start)
     except UnexpectedInput as err:
         where = loc.at_offset(err.pos_in_stream) if loc.segments else _inner(loc, err.line, err.column)
         raise SpaceError(_describe(err, text, start), where) from None
@@ -146,6 +160,12 @@ def parse(text: str, loc: Loc | None = None, start: str = "start"):
         if isinstance(err, VisitError) and not isinstance(err.orig_exc, RecursionError):
             raise
         raise SpaceError("expression nested too deeply", loc) from None
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_cached(text: str, start: str):
+    """ASTs are immutable and positions are relative to ``text``, so equal texts share one."""
+    return _parser(start).parse(text)
 
 
 def _describe(err: UnexpectedInput, text: str, start: str) -> str:

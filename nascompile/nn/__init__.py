@@ -11,7 +11,7 @@ one trial of a multi-trial search, or fix it to an architecture and retrain::
 from .arch_weights import ArchWeightMutator
 from .binary_gate import BinaryGateMutator
 from .fixed import ChosenInputs, ChosenLayer, FixedValue, apply_fixed_architecture
-from .mutables import InputChoice, LayerChoice, Mutable, MutableScope, ValueChoice, reduce_tensors
+from .mutables import DepthChoice, InputChoice, LayerChoice, Mutable, MutableScope, ValueChoice, reduce_tensors
 from .mutator import Mutator
 from .single_path import SinglePathMutator
 from .space import ModelSpace, model_decisions
@@ -19,7 +19,7 @@ from .trial import get_and_apply_next_architecture, report_final_result, report_
 from .weighted import WeightedMutator
 
 __all__ = [
-    "LayerChoice", "InputChoice", "ValueChoice", "MutableScope", "Mutable", "reduce_tensors",
+    "LayerChoice", "InputChoice", "ValueChoice", "DepthChoice", "MutableScope", "Mutable", "reduce_tensors",
     "ModelSpace", "model_decisions",
     "Mutator", "SinglePathMutator", "ArchWeightMutator", "WeightedMutator", "BinaryGateMutator",
     "apply_fixed_architecture", "FixedValue", "ChosenInputs", "ChosenLayer",

@@ -4,9 +4,10 @@ Each layer-choice label owns one ``nn.Parameter`` alpha (mutables sharing a labe
 initialised as DARTS does to ``1e-3 * randn`` from a generator seeded by ``seed``. Input
 choices carry no weights: every candidate is used and reduced, and ``export()`` keeps the
 ``n_chosen`` candidates that name the strongest layer choices (DARTS's rule: an edge's strength
-is its best non-``none`` softmax weight). A candidate names a layer choice by its label, or by
-its path relative to the input choice's parent (``edges.0`` next to ``cell/0.keep`` names
-``cell/0.edges.0``); candidates naming no layer choice come last, in candidate order. Value choices are not differentiable: they keep their first
+is its best non-``none`` softmax weight). A candidate's edge is the layer choice the input
+choice's ``edges`` maps it to, else the one it names by its label or by its path relative to the
+input choice's parent (``edges.0`` next to ``cell/0.keep`` names ``cell/0.edges.0``); candidates
+with no edge come last, in candidate order. Value choices are not differentiable: they keep their first
 value. ``export_probs()`` gives softmax(alpha) over the real candidates for layer choices and is
 one-hot on ``export()`` for the others.
 
@@ -21,6 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .mutables import InputChoice
 from .mutator import Mutator, one_hot_probs
 
 
@@ -33,6 +35,10 @@ class ArchWeightMutator(Mutator):
         self._gen = torch.Generator().manual_seed(seed)
         self._extra = extra
         device = next(model.parameters(), torch.empty(0)).device
+        self._edges: dict[str, dict[str, str]] = {}  # input-choice label -> {candidate: edge label}
+        for entry in self.space.entries:
+            if isinstance(entry.module, InputChoice) and entry.module.edges:
+                self._edges.setdefault(entry.label, {}).update(entry.module.edges)
         self.alpha: dict[str, nn.Parameter] = {
             label: nn.Parameter((1e-3 * torch.randn(len(d.options) + extra, generator=self._gen)).to(device))
             for label, d in self.decisions.items() if d.kind == "layer"}
@@ -86,8 +92,10 @@ class ArchWeightMutator(Mutator):
         d = self.decisions[label]
         parent = label[:max(label.rfind("."), label.rfind("/")) + 1]
 
+        edges = self._edges.get(label, {})
+
         def strength(name: str) -> float:
-            for candidate in (name, parent + name):
+            for candidate in (edges.get(name), name, parent + name):
                 if candidate in self.alpha:
                     return self._edge_strength(candidate)
             return float("-inf")

@@ -47,6 +47,10 @@ class ChosenInputs(nn.Module):
         self.reduction = reduction
         self.return_mask = return_mask
 
+    def needed_inputs(self) -> tuple:
+        """The inputs :meth:`forward` reads (see :meth:`InputChoice.needed_inputs`)."""
+        return tuple(i in self.indices for i in range(self.n_candidates))
+
     def forward(self, tensors):
         tensors = list(tensors)
         out = reduce_tensors(self.reduction, [tensors[i] for i in self.indices])

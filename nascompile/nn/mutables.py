@@ -172,7 +172,10 @@ class InputChoice(Mutable):
 
     Candidates are named by ``choose_from`` or ``"0"`` .. ``"n-1"``; ``n_chosen=None`` allows
     any number (the empty choice included, which reduces to None). ``forward`` takes the list of
-    candidate tensors, in candidate order.
+    candidate tensors, in candidate order; entries that :meth:`needed_inputs` leaves out may be
+    None. ``edges`` maps a candidate to the label of the layer choice on its edge (a DARTS node's
+    input from one state goes through that edge's mixed op): weighted exports keep the candidates
+    whose edges are strongest (see :mod:`.arch_weights`).
 
     >>> ic = InputChoice(choose_from=["x", "y", "z"], n_chosen=2, reduction="concat")
     >>> ic.n_candidates
@@ -181,7 +184,7 @@ class InputChoice(Mutable):
 
     def __init__(self, n_candidates: int | None = None, choose_from: Sequence[str] | None = None,
                  n_chosen: int | None = None, reduction: str = "sum", return_mask: bool = False,
-                 key: str | None = None):
+                 key: str | None = None, edges: Mapping[str, str] | None = None):
         super().__init__(key)
         self.reduction = _check_reduction(reduction, "InputChoice")
         self.return_mask = bool(return_mask)
@@ -202,9 +205,20 @@ class InputChoice(Mutable):
         self.choose_from = choose_from
         self.n_candidates = len(choose_from)
         self.n_chosen = n_chosen
+        edges = dict(edges or {})
+        for name, label in edges.items():
+            if name not in choose_from or not isinstance(label, str) or not label:
+                raise _error(f"InputChoice: edges maps candidates ({', '.join(choose_from)}) to layer-choice "
+                             f"labels, got {name!r}: {label!r}")
+        self.edges = edges
 
     def decision(self, label: str) -> Decision:
         return Decision(label, "input", tuple(self.choose_from), self.n_chosen)
+
+    def needed_inputs(self) -> tuple | None:
+        """Which candidates the next ``forward`` reads (one bool each), or None for all of them:
+        a caller may leave the others uncomputed and pass None in their place."""
+        return self._require_mutator().input_choice_needed(self)
 
     def forward(self, tensors):
         mutator = self._require_mutator()
@@ -250,6 +264,24 @@ class ValueChoice(Mutable):
 
     def forward(self):
         return self.value
+
+
+class DepthChoice(ValueChoice):
+    """How many blocks of a chain run: a :class:`ValueChoice` of non-negative ints whose decision
+    is a ``depth`` (as a repeat's ``depth:`` in a space document).
+
+    >>> DepthChoice([1, 2, 3], key="stage1/depth").decision("stage1/depth").kind
+    'depth'
+    """
+
+    def __init__(self, candidates: Sequence[int], key: str | None = None):
+        for c in candidates:
+            if not isinstance(c, int) or isinstance(c, bool) or c < 0:
+                raise _error(f"DepthChoice: candidate {c!r} is not a non-negative int")
+        super().__init__(candidates, key)
+
+    def decision(self, label: str) -> Decision:
+        return Decision(label, "depth", tuple(self.candidates))
 
 
 class MutableScope(nn.Module):

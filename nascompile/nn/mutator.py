@@ -14,7 +14,9 @@ to every mutable (a later mutator replaces an earlier one). Three public methods
 
 Mutables call three hooks during ``forward`` (not for users): ``layer_choice_forward(choice,
 args, kwargs)`` and ``input_choice_forward(choice, tensors)`` return ``(outputs to reduce,
-mask over the candidates)``; ``value_choice_value(choice)`` returns the value.
+mask over the candidates)``; ``value_choice_value(choice)`` returns the value. A caller may ask
+``input_choice_needed(choice)`` first (through ``InputChoice.needed_inputs``) and compute only
+the candidates it names (None: all of them).
 
 Example::
 
@@ -63,6 +65,11 @@ class Mutator:
 
     def value_choice_value(self, choice: ValueChoice):
         raise NotImplementedError
+
+    def input_choice_needed(self, choice: InputChoice):
+        """Which candidates of ``choice`` its next call reads (a tuple of bools), or None for all
+        (the default). A query, not a forward hook: callers may skip computing the others."""
+        return None
 
 
 def run_chosen(choice: LayerChoice, name: str, args: tuple, kwargs: dict):

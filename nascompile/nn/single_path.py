@@ -65,3 +65,7 @@ class SinglePathMutator(Mutator):
 
     def value_choice_value(self, choice):
         return self._sample[choice.label]
+
+    def input_choice_needed(self, choice):
+        chosen = self._sample[choice.label]
+        return tuple(n in chosen for n in choice.choose_from)

@@ -8,6 +8,8 @@ boolean that stands for a larger condition, see :func:`.liveness.liveness_circui
 """
 from __future__ import annotations
 
+import functools
+
 TRUE = frozenset([frozenset()])
 FALSE = frozenset()
 
@@ -48,9 +50,9 @@ def _simplify(dnf) -> frozenset:
 
 
 def both(a, b) -> frozenset:
-    if a == TRUE:
+    if a == TRUE or b == FALSE:
         return b
-    if b == TRUE:
+    if b == TRUE or a == FALSE:
         return a
     return _simplify(x | y for x in a for y in b)
 
@@ -58,9 +60,14 @@ def both(a, b) -> frozenset:
 def either(a, b) -> frozenset:
     if a == TRUE or b == TRUE:
         return TRUE
+    if a == FALSE or a == b:
+        return b
+    if b == FALSE:
+        return a
     return _simplify(a | b)
 
 
+@functools.lru_cache(maxsize=65536)
 def labels(cond) -> frozenset:
     return frozenset(label for conj in cond for _, label, _ in conj)
 

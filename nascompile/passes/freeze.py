@@ -43,15 +43,23 @@ REDUCE_OPS = {"sum": "add", "mean": "mean", "concat": "concat"}
 _ZERO_OF = {"add": "add", "mean": "add", "concat": "concat"}
 
 
-def freeze(graph: Graph, sample: Mapping, source: str = "<arch>") -> Graph:
+def freeze(graph: Graph, sample: Mapping, source: str = "<arch>", origins: dict | None = None) -> Graph:
     """The fixed graph of ``sample`` (a canonical sample, see :func:`~nascompile.arch.normalize_arch`).
 
     Labels the architecture does not use may be missing from ``sample``; a used one that is
     missing, or a value outside its decision, is an :class:`ArchError` naming the label.
+
+    ``origins``, when given, is filled with where each node of the result comes from:
+    ``{path in the result: path in graph}``, both as :meth:`Graph.walk` writes them (the op a
+    layer choice kept, ``cell0/body/node0.op1``, comes from ``cell0/body/node0.op1/sep_conv_3x3/
+    node0.sep_conv``; a reduction from its input choice; a repeat's chain from its blocks). Weight
+    inheritance maps a pruned module onto its supernet with it.
     """
     freezer = _Freezer(sample, graph.decisions, source, partial=False)
     out = freezer.graph(graph, keep_inputs=True)
     out.lint()
+    if origins is not None:
+        freezer.collect_origins(out, "", origins)
     return out
 
 
@@ -123,6 +131,23 @@ class _Freezer:
         self.partial = partial
         self.used: set = set()
         self.checked: dict = {}
+        self.origins: dict[int, dict[str, str]] = {}  # id(frozen graph) -> {node name: source path}
+        self._graphs: list = []  # keeps every frozen graph alive, so ids in ``origins`` stay unique
+
+    def _origin(self, out: Graph) -> dict:
+        if id(out) not in self.origins:
+            self._graphs.append(out)
+            self.origins[id(out)] = {}
+        return self.origins[id(out)]
+
+    def collect_origins(self, g: Graph, prefix: str, into: dict) -> None:
+        """``into[path] = source path`` for every node of the frozen graph ``g`` and its cells."""
+        table = self.origins.get(id(g), {})
+        for node in g:
+            path = f"{prefix}{node.name}"
+            into[path] = table.get(node.name)
+            for region in node.regions:
+                self.collect_origins(region, f"{path}/body/", into)
 
     # --- reading the sample --------------------------------------------------------------
     def value(self, label):
@@ -150,8 +175,9 @@ class _Freezer:
         return ArchError(f"'{label}': {message}", Loc(self.source, path=label))
 
     # --- one graph -------------------------------------------------------------------------
-    def graph(self, g: Graph, keep_inputs: bool) -> Graph:
-        """Freeze ``g``: plan the live nodes from the output back, then emit them in order."""
+    def graph(self, g: Graph, keep_inputs: bool, prefix: str = "") -> Graph:
+        """Freeze ``g`` (at ``prefix`` in the source, as :meth:`Graph.walk` writes paths): plan the
+        live nodes from the output back, then emit them in order."""
         nodes = list(g)
         needed = {nodes[-1].name} if nodes else set()
         plans: dict = {}
@@ -159,20 +185,22 @@ class _Freezer:
             if node.name not in needed or node.kind == "input":
                 continue
             try:
-                plan, deps = self.plan(node)
+                plan, deps = self.plan(node, prefix)
             except _Unknown:
                 plan, deps = ("unknown",), ()
             plans[node.name] = plan
             needed.update(deps)
         out = Graph(g.name)
+        origin = self._origin(out)
         alias: dict[str, str] = {}
         for node in nodes:
             if node.kind == "input":
                 if keep_inputs or node.name in needed:
                     out.add(Node(node.name, "input", shape=self._shape(node.shape), loc=node.loc))
                     alias[node.name] = node.name
+                    origin[node.name] = prefix + node.name
             elif node.name in plans:
-                self.emit(out, node, plans[node.name], alias)
+                self.emit(out, node, plans[node.name], alias, prefix)
         return out
 
     def _shape(self, shape):
@@ -181,7 +209,7 @@ class _Freezer:
         except _Unknown:
             return None
 
-    def plan(self, node: Node):
+    def plan(self, node: Node, prefix: str = ""):
         """``(plan, names of the inputs it reads)`` for a live node. A plan is ``("copy",)``,
         ``("alias", name)``, ``("reduce", names)`` or ``("body", region, frozen body, target)``."""
         kind = node.kind
@@ -195,7 +223,8 @@ class _Freezer:
         if kind in ("layer_choice", "cell"):
             target = self.value(node.target) if kind == "layer_choice" else node.target
             region = node.regions[list(node.region_names).index(target) if kind == "layer_choice" else 0]
-            body = self.graph(region, keep_inputs=False)
+            where = f"{prefix}{node.name}/{target if kind == 'layer_choice' else 'body'}/"
+            body = self.graph(region, keep_inputs=False, prefix=where)
             return ("body", region, body, target), _outer_inputs(region, body, node.inputs)
         if kind == "repeat":
             depth = self.value(node.target) if node.target is not None else node.kwargs["depths"][0]
@@ -204,14 +233,17 @@ class _Freezer:
                                                            f"(0..{len(node.regions)})")
             if depth == 0:
                 return ("alias", node.inputs[0]), node.inputs
-            blocks = [self.graph(r, keep_inputs=False) for r in node.regions[:depth]]
-            body = _chain(node.name, self._shape(node.regions[0].inputs[0].shape), blocks)
+            blocks = [self.graph(r, keep_inputs=False, prefix=f"{prefix}{node.name}/block{k}/")
+                      for k, r in enumerate(node.regions[:depth])]
+            body = _chain(node.name, self._shape(node.regions[0].inputs[0].shape), blocks, self)
             return ("body", None, body, "repeat"), _outer_inputs(None, body, node.inputs)
         raise ValueError(f"{node.name}: cannot freeze a {kind} node")
 
-    def emit(self, out: Graph, node: Node, plan, alias: dict) -> None:
+    def emit(self, out: Graph, node: Node, plan, alias: dict, prefix: str = "") -> None:
         """Add ``node``'s frozen form to ``out``, or record which tensor it is (``alias``)."""
         what = plan[0]
+        origin = self._origin(out)
+        origin[node.name] = prefix + node.name
         if what == "unknown":  # used_labels only: a stand-in so later nodes can refer to it
             out.add(Node(node.name, "call", (), "<unknown>"))
         elif what == "copy":
@@ -249,6 +281,7 @@ class _Freezer:
                 out.add(Node(node.name, inner.kind, tuple(outer[i] for i in inner.inputs),
                              inner.target, inner.args, inner.regions, inner.region_names,
                              inner.shape, inner.loc))
+                origin[node.name] = self._origin(body).get(inner.name, origin[node.name])
             else:
                 args = self._args(node.args) if node.kind == "cell" else ()
                 out.add(Node(node.name, "cell", tuple(outer[i] for i, _ in used), target, args,
@@ -297,12 +330,15 @@ def _used_outer(region, body: Graph, outer: tuple) -> list[tuple[str, str]]:
     return [(inner, o) for inner, o in zip(_region_inputs(region, body), outer) if inner in kept]
 
 
-def _chain(name: str, shape, blocks: list[Graph]) -> Graph:
+def _chain(name: str, shape, blocks: list[Graph], freezer: _Freezer) -> Graph:
     """One body running ``blocks`` (frozen repeat regions) one after another."""
     body = Graph(name)
+    origin = freezer._origin(body)
     body.add(Node("x", "input", shape=shape))
+    origin["x"] = next((freezer._origin(b).get(n.name) for b in blocks[:1] for n in b if n.kind == "input"), None)
     prev = "x"
     for block in blocks:
+        source = freezer._origin(block)
         rename = {n.name: prev for n in block if n.kind == "input"}
         for n in block:
             if n.kind == "input":
@@ -312,9 +348,11 @@ def _chain(name: str, shape, blocks: list[Graph]) -> Graph:
                 continue
             new = body.fresh(n.name)
             rename[n.name] = new
+            origin[new] = source.get(n.name)
             body.add(Node(new, n.kind, tuple(rename[i] for i in n.inputs), n.target, n.args,
                           n.regions, n.region_names, n.shape, n.loc))
     body.add(Node("output", "output", (prev,), shape=body.nodes[prev].shape))
+    origin["output"] = origin.get(prev)
     if prev != "x" and not any("x" in n.inputs for n in body):
         del body.nodes["x"]  # the chain does not read its input
     return body

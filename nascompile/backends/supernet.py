@@ -1,0 +1,396 @@
+"""The supernet of a compiled space, built from the mutables of :mod:`nascompile.nn`.
+
+``build_supernet(space)`` turns the IR into the same primitives a hand-written search model
+uses, so every mutator of :mod:`nascompile.nn` (single path, DARTS/GDAS, ProxylessNAS) and
+``apply_fixed_architecture`` work on it unchanged:
+
+* a ``layer_choice`` is a :class:`~nascompile.nn.LayerChoice` whose key is the IR label, one
+  candidate per region (named as in the space): the op itself when the region is one op, an
+  ``nn.Sequential`` for a chain of ops, a nested :class:`SuperGraph` otherwise. Cells that share
+  a label share its key, hence one decision (one alpha in DARTS) over separate weights;
+* an ``input_choice`` is an :class:`~nascompile.nn.InputChoice` keyed by its label, with the
+  decision's candidate names, ``n_chosen`` and reduction; ``edges`` names the layer choice on
+  each candidate's edge, so a weighted export keeps DARTS's strongest edges;
+* a ``repeat`` is a :class:`Repeat` of its blocks; a depth decision is a
+  :class:`~nascompile.nn.DepthChoice` keyed by its label, and only that many blocks run;
+* a ``cell`` is a nested :class:`SuperGraph` child module;
+* a ``call`` whose arguments or input shape depend on choices is a :class:`ValueOp`: one variant
+  per combination of those values, and a keyed :class:`~nascompile.nn.ValueChoice` per value
+  label of its arguments. Weighted modes cannot relax value or depth choices: attaching one of
+  them (:class:`~nascompile.nn.ArchWeightMutator`) raises a :class:`NasError`.
+
+So ``ModelSpace(build_supernet(space)).decisions == space.decisions``. A graph computes only
+what its output needs under the current choices: an input choice is asked first which inputs it
+reads (``needed_inputs``), so a single-path forward runs exactly the ops of the sampled network.
+
+>>> net = build_supernet(load_space("examples/darts.yaml"))   # doctest: +SKIP
+>>> mutator = WeightedMutator(net, add_none=True)             # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from typing import Mapping
+
+import torch.nn as nn
+
+from ..errors import Loc, NasError
+from ..ir.graph import Graph, Node
+from ..ir.values import evaluate, labels_of
+from ..nn.arch_weights import ArchWeightMutator
+from ..nn.mutables import DepthChoice, InputChoice, LayerChoice, ValueChoice
+from ..ops.registry import Args
+from .fixed import resolve_op
+from .naming import Namespace, module_reserved
+
+__all__ = ["build_supernet", "Supernet", "SuperGraph", "Repeat", "ValueOp", "MAX_VARIANTS"]
+
+MAX_VARIANTS = 256  # variants one op may need for the combinations of its values
+MERGES = ("add", "concat")  # ops that drop an input choice that chose nothing (as freeze does)
+_CALL, _MERGE, _CHECKED, _INPUT = range(4)
+_OWN = frozenset({"graph", "ops", "search", "sources", "decisions", "_steps", "_inputs", "_outputs",
+                  "_choices", "_plans", "_full", "_nodes", "_blocks", "_label", "_depth"})
+
+
+def build_supernet(space, search: bool = True) -> "Supernet":
+    """The supernet of ``space``: of ``space.search_graph`` (what one-shot trainers relax, e.g.
+    DARTS's non-affine BN) by default, of ``space.graph`` with ``search=False``."""
+    graph = space.search_graph if search else space.graph
+    return Supernet(graph, space.ops, search)
+
+
+def _reserved(extra=()) -> frozenset:
+    return module_reserved() | _OWN | frozenset(extra)
+
+
+def _loc(node: Node, path: str) -> Loc:
+    loc = node.loc
+    return Loc(loc.file, loc.line, loc.col, loc.path or path)
+
+
+class _Builder:
+    """Builds the modules of one graph tree; records the op module of every IR path."""
+
+    def __init__(self, decisions: Mapping, ops):
+        self.decisions = decisions
+        self.ops = ops
+        self.sources: dict[str, nn.Module] = {}
+
+    def node(self, graph: Graph, node: Node, path: str) -> nn.Module:
+        kind = node.kind
+        if kind == "call":
+            return self.op(graph, node, path)
+        if kind == "cell":
+            return SuperGraph(node.regions[0], self, f"{path}/body/")
+        if kind == "layer_choice":
+            candidates = OrderedDict(
+                (name, self.candidate(region, f"{path}/{name}/"))
+                for name, region in zip(node.region_names, node.regions))
+            try:
+                return LayerChoice(candidates, key=node.target)
+            except NasError as err:
+                raise err.at(_loc(node, path)) from None
+        if kind == "input_choice":
+            kw = node.kwargs
+            edges = {name: graph.nodes[i].target for name, i in zip(node.region_names, node.inputs)
+                     if graph.nodes[i].kind == "layer_choice"}
+            return InputChoice(choose_from=list(node.region_names), n_chosen=kw.get("n_chosen"),
+                               reduction=kw.get("reduction", "sum"), key=node.target, edges=edges)
+        if kind == "repeat":
+            blocks = [SuperGraph(r, self, f"{path}/block{k}/") for k, r in enumerate(node.regions)]
+            if node.target is None:
+                return Repeat(blocks, None, node.kwargs["depths"][0])
+            d = self.decisions[node.target]
+            return Repeat(blocks, _SupernetDepth(list(d.options), key=node.target))
+        raise ValueError(f"{path}: no supernet module for a {kind} node")
+
+    def candidate(self, region: Graph, path: str) -> nn.Module:
+        """The op itself for a region of one op, a Sequential for a chain, else a SuperGraph."""
+        inputs = tuple(n.name for n in region.inputs)
+        core = [n for n in region if n.kind not in ("input", "output")]
+        if not core or region.output.inputs != (core[-1].name,) or any(n.kind != "call" for n in core):
+            return SuperGraph(region, self, path)
+        if len(core) == 1 and core[0].inputs == inputs:
+            return self.op(region, core[0], path + core[0].name)
+        if len(inputs) != 1 or any(n.inputs != ((inputs if k == 0 else (core[k - 1].name,)))
+                                   for k, n in enumerate(core)):
+            return SuperGraph(region, self, path)
+        ns = Namespace(_reserved(dir(nn.Sequential())))
+        return nn.Sequential(OrderedDict((ns.create(n.name), self.op(region, n, path + n.name)) for n in core))
+
+    def op(self, graph: Graph, node: Node, path: str) -> nn.Module:
+        op = resolve_op(node.target, self.ops)
+        shapes = [graph.nodes[i].shape for i in node.inputs]
+        x = shapes[0] if op.arity == (1, 1) else shapes
+        arg_labels = sorted(labels_of(tuple(v for _, v in node.args)))
+        shape_labels = sorted(labels_of(tuple(shapes)) - set(arg_labels))
+        if not arg_labels and not shape_labels:
+            module = _build(op, x, Args(node.args), node, path)
+        else:
+            module = ValueOp.create(op, x, node, arg_labels, shape_labels, self.decisions, path)
+        self.sources[path] = module
+        return module
+
+
+def _build(op, x, args: Args, node: Node, path: str) -> nn.Module:
+    try:
+        return op.build(x, args)
+    except NasError as err:
+        raise err.at(_loc(node, path)) from None
+    except Exception as err:
+        raise NasError(f"op '{node.target}' cannot be built for input {x} and arguments "
+                       f"{dict(args)}: {type(err).__name__}: {err}", _loc(node, path)) from None
+
+
+class _NoRelaxation:
+    """Refuses the weighted mutators: they learn layer choices only and would silently keep
+    the first value of this choice."""
+
+    def _attach(self, mutator, label: str) -> None:
+        if isinstance(mutator, ArchWeightMutator):
+            what = "depth" if isinstance(self, DepthChoice) else "value"
+            raise NasError(f"{type(mutator).__name__} cannot relax the {what} choice '{label}' of a "
+                           f"supernet: the weighted modes (DARTS, GDAS, ProxylessNAS) learn layer "
+                           f"choices only", Loc(path=label),
+                           hint="search this space with SinglePathMutator, or write the values as a "
+                                "layer choice between fixed candidates")
+        super()._attach(mutator, label)
+
+
+class _SupernetValue(_NoRelaxation, ValueChoice):
+    """A supernet's value choice (refused by the weighted modes)."""
+
+
+class _SupernetDepth(_NoRelaxation, DepthChoice):
+    """A supernet's depth choice (refused by the weighted modes)."""
+
+
+class SuperGraph(nn.Module):
+    """Runs one graph of the IR, one child module per node (names from :mod:`.naming`).
+
+    ``forward`` takes the graph's inputs in order and returns its output (a tuple for several).
+    It runs only the nodes its output needs under the current input choices; the plan for each
+    combination of their ``needed_inputs`` is computed once and cached.
+    """
+
+    def __init__(self, graph: Graph, builder: _Builder, path: str = ""):
+        super().__init__()
+        ns = Namespace(_reserved())
+        steps, nullable = [], set()
+        for node in graph:
+            if node.kind in ("input", "output"):
+                continue
+            attr = ns.create(node.name)
+            self.add_module(attr, builder.node(graph, node, f"{path}{node.name}"))
+            takes_nothing = any(i in nullable for i in node.inputs)
+            if node.kind == "input_choice":
+                kind = _INPUT
+                if node.kwargs.get("n_chosen") is None:
+                    nullable.add(node.name)
+            elif node.kind == "call" and node.target in MERGES and takes_nothing:
+                kind = _MERGE
+                if all(i in nullable for i in node.inputs):
+                    nullable.add(node.name)
+            else:
+                kind = _CHECKED if takes_nothing else _CALL
+            steps.append((node.name, attr, node.inputs, kind))
+        self._steps = tuple(steps)
+        self._nodes = {node.name: node for node in graph}
+        self._inputs = tuple(n.name for n in graph.inputs)
+        self._outputs = tuple(graph.output.inputs)
+        self._choices = tuple(attr for _, attr, _, kind in steps if kind == _INPUT)
+        self._plans: dict = {}
+        self._full = self._plan((None,) * len(self._choices))
+
+    def _plan(self, masks: tuple) -> tuple:
+        """The steps the output needs when the input choices read ``masks`` (None: all)."""
+        mask_of = dict(zip(self._choices, masks))
+        needed, keep = set(self._outputs), []
+        for step in reversed(self._steps):
+            name, attr, ins, kind = step
+            if name not in needed:
+                continue
+            keep.append(step)
+            mask = mask_of.get(attr) if kind == _INPUT else None
+            needed.update(ins if mask is None else [i for i, on in zip(ins, mask) if on])
+        return tuple(reversed(keep))
+
+    def forward(self, *inputs):
+        if len(inputs) != len(self._inputs):
+            raise TypeError(f"expected {len(self._inputs)} inputs, got {len(inputs)}")
+        modules = self._modules
+        env = dict(zip(self._inputs, inputs))
+        if self._choices:
+            masks = tuple(_needed(modules[a]) for a in self._choices)
+            plan = self._plans.get(masks)
+            if plan is None:
+                plan = self._plans[masks] = self._plan(masks)
+        else:
+            plan = self._full
+        for name, attr, ins, kind in plan:
+            if kind == _CALL:
+                env[name] = modules[attr](*[env[a] for a in ins])
+            elif kind == _INPUT:
+                env[name] = modules[attr]([env.get(a) for a in ins])
+            elif kind == _MERGE:
+                xs = [env[a] for a in ins if env[a] is not None]
+                env[name] = modules[attr](*xs) if len(xs) > 1 else (xs[0] if xs else None)
+            else:
+                xs = [env[a] for a in ins]
+                if any(x is None for x in xs):
+                    raise self._nothing(name, ins, env)
+                env[name] = modules[attr](*xs)
+        outs = tuple(env[o] for o in self._outputs)
+        if any(o is None for o in outs):
+            raise self._nothing("the output", self._outputs, env)
+        return outs[0] if len(outs) == 1 else outs
+
+    def _nothing(self, name: str, ins, env) -> NasError:
+        empty = [i for i in ins if env.get(i) is None]
+        labels = [self._nodes[i].target for i in empty if i in self._nodes]
+        label = labels[0] if labels else empty[0]
+        return NasError(f"'{label}' chooses no input, and '{name}' cannot take nothing (only a sum "
+                        f"or a concatenation can)", Loc(path=label))
+
+
+def _needed(module):
+    ask = getattr(module, "needed_inputs", None)
+    return None if ask is None else ask()
+
+
+class Repeat(nn.Module):
+    """A chain of blocks (``block0`` ...); ``depth`` (a :class:`DepthChoice`, or a fixed int)
+    says how many of them run."""
+
+    def __init__(self, blocks, depth_choice: DepthChoice | None = None, depth: int | None = None):
+        super().__init__()
+        for k, block in enumerate(blocks):
+            self.add_module(f"block{k}", block)
+        self._blocks = tuple(f"block{k}" for k in range(len(blocks)))
+        self._label = depth_choice is not None
+        if depth_choice is not None:
+            self.depth = depth_choice
+        self._depth = len(blocks) if depth is None else int(depth)
+
+    def forward(self, x):
+        depth = self._modules["depth"].value if self._label else self._depth
+        for attr in self._blocks[:depth]:
+            x = self._modules[attr](x)
+        return x
+
+
+class ValueOp(nn.Module):
+    """An op whose arguments or input shapes depend on choices: one variant (``v0``, ``v1``...)
+    per distinct (input shapes, arguments) over the combinations of its labels.
+
+    The labels of its arguments are read from keyed value choices (``value0``...); those of its
+    input shapes (a value chosen upstream, or which inputs a concatenation took) from the shapes
+    of the tensors it receives. ``variant(sample)`` is the module a sample runs.
+    """
+
+    def __init__(self, op_name: str, arg_choices, shape_dependent: bool, variants: dict, keys: dict):
+        super().__init__()
+        self.op_name = op_name
+        self._values = tuple(f"value{i}" for i in range(len(arg_choices)))
+        for attr, choice in zip(self._values, arg_choices):
+            self.add_module(attr, choice)
+        self._shape_dependent = shape_dependent
+        self._index: dict = {}
+        for k, (key, module) in enumerate(variants.items()):
+            self.add_module(f"v{k}", module)
+            self._index[key] = f"v{k}"
+        self._keys = keys  # {sample of its labels (sorted items): key}, for variant()
+
+    @classmethod
+    def create(cls, op, x, node: Node, arg_labels, shape_labels, decisions, path) -> "ValueOp":
+        for label in arg_labels:
+            if decisions[label].kind not in ("value", "depth"):
+                raise NasError(f"op '{node.target}': an argument depends on the {decisions[label].kind} "
+                               f"choice '{label}', which a supernet cannot turn into variants",
+                               _loc(node, path))
+        labels = list(arg_labels) + list(shape_labels)
+        domains = [decisions[label].domain() for label in labels]
+        n = 1
+        for d in domains:
+            n *= len(d)
+        if n > 64 * MAX_VARIANTS:
+            raise NasError(f"op '{node.target}' depends on {len(labels)} choices ({', '.join(labels)}): "
+                           f"{n} combinations are too many variants for a supernet", _loc(node, path),
+                           hint="make the op's arguments a layer choice between fixed candidates")
+        args = Args(node.args)
+        variants: dict = {}
+        keys: dict = {}
+        for combo in itertools.product(*domains):
+            sample = dict(zip(labels, combo))
+            shapes = evaluate(x, sample)
+            dims = [d for s in (shapes if op.arity != (1, 1) else [shapes]) for d in s]
+            if any(not isinstance(d, int) or d <= 0 for d in dims):
+                continue  # no tensor has this shape (an empty concatenation): never run
+            values = tuple(_typed(sample[label]) for label in arg_labels)
+            key = (_shape_key(shapes, op.arity) if shape_labels else None, values)
+            keys[tuple(sorted(sample.items(), key=lambda kv: kv[0]))] = key
+            if key not in variants:
+                if len(variants) == MAX_VARIANTS:
+                    raise NasError(f"op '{node.target}' needs more than {MAX_VARIANTS} variants for the "
+                                   f"choices {', '.join(labels)}", _loc(node, path))
+                a = Args({k: evaluate(v, sample) for k, v in args.items()})
+                variants[key] = _build(op, shapes, a, node, path)
+        choices = [_SupernetValue(list(decisions[label].options), key=label) for label in arg_labels]
+        return cls(node.target, choices, bool(shape_labels), variants, keys)
+
+    def variant(self, sample: Mapping) -> nn.Module:
+        """The variant that runs under ``sample`` (a canonical sample giving its labels)."""
+        for items, key in self._keys.items():
+            if all(_same(sample.get(label, _MISSING), value) for label, value in items):
+                return self._modules[self._index[key]]
+        raise NasError(f"op '{self.op_name}': no variant for this architecture", Loc("<arch>"))
+
+    def forward(self, *xs):
+        values = tuple(_typed(self._modules[a].value) for a in self._values)
+        shapes = tuple(tuple(x.shape[1:]) for x in xs) if self._shape_dependent else None
+        attr = self._index.get((shapes, values))
+        if attr is None:
+            raise self._no_variant(shapes, values)
+        return self._modules[attr](*xs)
+
+    def _no_variant(self, shapes, values) -> NasError:
+        return NasError(f"op '{self.op_name}': no variant for input shapes {shapes} and values "
+                       f"{[v for _, v in values]}", Loc("<model>"),
+                       hint="a weighted mode may combine inputs the space never chooses together")
+
+
+_MISSING = object()
+
+
+def _typed(v):
+    return (type(v).__name__, v)
+
+
+def _same(a, b) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def _shape_key(shapes, arity) -> tuple:
+    return (tuple(shapes),) if arity == (1, 1) else tuple(tuple(s) for s in shapes)
+
+
+class Supernet(SuperGraph):
+    """The top-level graph of a supernet.
+
+    ``graph`` is the IR it was built from (``space.search_graph`` or ``space.graph``), ``search``
+    says which, ``ops`` are the space's user ops, and ``sources`` maps the path of every op node of ``graph`` (as
+    :meth:`Graph.walk` writes it) to its module: :func:`~.inherit.inherit_weights` copies from
+    them.
+    """
+
+    def __init__(self, graph: Graph, ops=None, search: bool = True):
+        builder = _Builder(graph.decisions, ops)
+        super().__init__(graph, builder)
+        self.graph = graph
+        self.ops = ops
+        self.search = search
+        self.sources = builder.sources
+
+    @property
+    def decisions(self):
+        return self.graph.decisions
