@@ -8,10 +8,8 @@ atomically, so a reader sees the old file or the new one.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
-from pathlib import Path
 
+from . import atomic
 from .cli import Command
 
 
@@ -29,23 +27,6 @@ def _freeze(args):
     space = load_space(args.space, parse_overrides(args.set))
     frozen, _ = freeze_arch(space, args.arch)
     return space, frozen
-
-
-def write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (the bytes twin of :func:`nascompile.atomic.write_text`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class Fix(Command):
@@ -77,7 +58,7 @@ class Fix(Command):
                 raise RuntimeError(f"the module has {counted:,} parameters, the analysis {params:,}")
             buffer = io.BytesIO()
             torch.save(module.state_dict(), buffer)
-            write_bytes(args.output, buffer.getvalue())
+            atomic.write_bytes(args.output, buffer.getvalue())
             print(f"wrote {args.output}")
         return 0
 
@@ -93,7 +74,6 @@ class ExportCode(Command):
         parser.add_argument("--class-name", default="Net", help="name of the model class (default: Net)")
 
     def run(self, args):
-        from . import atomic
         from .backends.codegen import check_class_name, generate_source
 
         check_class_name(args.class_name)  # before the slow part

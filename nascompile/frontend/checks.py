@@ -1,30 +1,9 @@
 """Conditions that depend on choices, checked for every value the choices can take."""
 from __future__ import annotations
 
-import itertools
-import random
-
 from ..errors import SpaceError
+from ..ir.samples import assignments
 from ..ir.values import evaluate, is_sym, labels_of
-
-MAX_EXHAUSTIVE = 50_000  # beyond this many combinations, a fixed-seed sample is checked
-
-
-def assignments(labels, decisions):
-    """Every combination of values of ``labels`` (a deterministic sample when there are too many)."""
-    labels = sorted(labels)
-    domains = [decisions[lab].domain() for lab in labels]
-    total = 1
-    for d in domains:
-        total *= len(d)
-    if total <= MAX_EXHAUSTIVE:
-        for combo in itertools.product(*domains):
-            yield dict(zip(labels, combo))
-        return
-    rng = random.Random(0)
-    for _ in range(MAX_EXHAUSTIVE):
-        yield {lab: rng.choice(d) for lab, d in zip(labels, domains)}
-
 
 def _describe(sample) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in sorted(sample.items()))

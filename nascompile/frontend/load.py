@@ -78,7 +78,12 @@ def load_text(text: str, file: str = "<space>", fmt: str | None = None) -> Docum
             pass  # positions are a courtesy for JSON; its data is already parsed
         return doc
     try:
-        root = yaml.compose(text, Loader=_COMPOSER)
+        try:
+            root = yaml.compose(text, Loader=_COMPOSER)
+        except yaml.YAMLError:
+            if _COMPOSER is yaml.SafeLoader:
+                raise
+            root = yaml.compose(text, Loader=yaml.SafeLoader)  # its messages say more
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         raise SpaceError(f"invalid YAML: {err.problem or err.context}",

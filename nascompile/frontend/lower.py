@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import importlib
 import math
+import sys
+from pathlib import Path
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -158,11 +160,12 @@ class Lowering:
 
     def _imports(self, imports: dict) -> None:
         from ..ops.user import user_op
+        here = str(Path(self.doc.file).resolve().parent)
         for name, target in imports.items():
             loc = self.doc.loc(("imports", name))
             module, _, attr = target.partition(":")
             try:
-                obj = getattr(importlib.import_module(module), attr)
+                obj = getattr(_import_beside(module, here), attr)
                 self.ops[name] = user_op(name, obj)
             except NasError as err:
                 self.errors.append(err.at(loc))
@@ -970,3 +973,13 @@ def _fmt(shape) -> str:
 
 def _rank_name(rank: int) -> str:
     return {1: "(F,) vectors", 2: "(C, L) sequences", 3: "(C, H, W) images"}[rank]
+
+
+def _import_beside(module: str, folder: str):
+    """Import ``module``, looking in the document's folder first (like a script's own folder)."""
+    sys.path.insert(0, folder)
+    try:
+        return importlib.import_module(module)
+    finally:
+        if sys.path and sys.path[0] == folder:
+            sys.path.pop(0)

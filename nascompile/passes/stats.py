@@ -14,6 +14,7 @@ from fractions import Fraction
 
 from ..errors import SpaceError
 from ..ir.graph import Graph
+from ..ir.samples import assignments
 from ..ir.values import evaluate, labels_of
 from ..ops.registry import Args, get_op
 from .conditions import FALSE, TRUE, atom, either, holds, labels as cond_labels
@@ -194,7 +195,6 @@ def _extremes(base, factors, conds, sizes) -> tuple:
 
 def supernet_params(graph: Graph, ops=None) -> int:
     """Weights a supernet of ``graph`` holds: every candidate once, each at its largest size."""
-    from ..frontend.checks import assignments
     total = 0
     for _, _, params, _ in _costs(_all_nodes(graph), ops, live_only=False):
         if labels_of(params):
