@@ -54,7 +54,7 @@ def build(space: Space, out_dir=None, arch=None) -> dict:
     tuner_files = {"search_space.json": nni_nas_search_space(space.decisions),
                    "search_space_hpo.json": nni_hpo_search_space(space.decisions)}
     with atomic.directory(out_dir) as tmp:
-        atomic.write_json(tmp / "space.json", {"format": FORMAT, "source": space.doc.file,
+        atomic.write_json(tmp / "space.json", {"format": FORMAT, "source": _absolute(space.doc.file),
                                                "overrides": space.overrides, "document": space.doc.data})
         atomic.write_text(tmp / "ir.txt", space.graph.dump())
         atomic.write_json(tmp / "summary.json", summary)
@@ -81,3 +81,9 @@ def format_summary(s: dict) -> str:
            f"  fixed params   {fixed['params']:,}",
            f"  fixed FLOPs    {fixed['flops']:,} for input {shape}"] if fixed else []),
     ])
+
+
+def _absolute(file: str) -> str:
+    """The document's absolute path: imported user ops are looked up beside it."""
+    from pathlib import Path
+    return str(Path(file).resolve()) if not file.startswith("<") else file

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import SpaceError
+from .errors import Loc, SpaceError
 from .frontend.load import Document, load_file, load_text, validate
 from .frontend.lower import Lowering
 from .ir.graph import Graph
@@ -117,3 +117,30 @@ def parse_overrides(pairs) -> dict:
 
 def is_build_dir(path) -> bool:
     return Path(path).is_dir() and (Path(path) / "space.json").is_file()
+
+
+def load_build(path) -> Space:
+    """Recompile the space a build directory holds (no source document needed)."""
+    import json
+
+    record = Path(path) / "space.json"
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+        document, overrides, source = data["document"], data.get("overrides", {}), data["source"]
+    except FileNotFoundError:
+        raise SpaceError("not a build directory (no space.json)", Loc(str(path)),
+                         hint="run 'nascompile build SPACE -o DIR' first") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise SpaceError(f"corrupt build directory: {err}", Loc(str(record)),
+                         hint="rebuild it with 'nascompile build'") from None
+    return compile_document(Document(document, source), overrides)
+
+
+def load_any(path, overrides: dict | None = None) -> Space:
+    """A space from a document or a build directory."""
+    if is_build_dir(path):
+        if overrides:
+            raise SpaceError("--set applies to a space document, not a build directory", Loc(str(path)),
+                             hint="rebuild with 'nascompile build SPACE --set ...'")
+        return load_build(path)
+    return load_space(path, overrides)

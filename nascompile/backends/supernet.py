@@ -48,7 +48,7 @@ __all__ = ["build_supernet", "Supernet", "SuperGraph", "Repeat", "ValueOp", "MAX
 MAX_VARIANTS = 256  # variants one op may need for the combinations of its values
 MERGES = ("add", "concat")  # ops that drop an input choice that chose nothing (as freeze does)
 _CALL, _MERGE, _CHECKED, _INPUT = range(4)
-_OWN = frozenset({"graph", "ops", "search", "sources", "decisions", "_steps", "_inputs", "_outputs",
+_OWN = frozenset({"graph", "ops", "search", "sources", "decisions", "required_labels", "_steps", "_inputs", "_outputs",
                   "_choices", "_plans", "_full", "_nodes", "_blocks", "_label", "_depth"})
 
 
@@ -394,3 +394,10 @@ class Supernet(SuperGraph):
     @property
     def decisions(self):
         return self.graph.decisions
+
+    def required_labels(self, sample) -> set:
+        """The labels the network of ``sample`` uses (see :func:`~nascompile.passes.freeze.used_labels`):
+        the others may be left out of a sample (``SinglePathMutator.set_sample``,
+        ``apply_fixed_architecture``), since their choices never run under it."""
+        from ..passes.freeze import used_labels
+        return used_labels(self.graph, sample)

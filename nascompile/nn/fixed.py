@@ -98,7 +98,8 @@ def apply_arch(model: nn.Module, arch: dict, source: str = "<arch>", space: Mode
     space = ModelSpace(model) if space is None else space
     sample = space.normalize(arch, source)
     labels = {id(e.module): e.label for e in space.entries}
-    _replace(model, lambda m: _fixed(m, sample[labels[id(m)]]), {}, set())
+    # a mutable whose label the sample may leave out never runs under it: it stays as it is
+    _replace(model, lambda m: _fixed(m, sample[labels[id(m)]]) if labels[id(m)] in sample else m, {}, set())
     return model
 
 

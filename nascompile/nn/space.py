@@ -38,10 +38,13 @@ class ModelSpace:
     """The mutables of ``model`` (each module once) and one :class:`Decision` per label.
 
     Raises :class:`NasError` when mutables sharing a label disagree, or when the model itself is
-    a mutable (it has no parent to be replaced in).
+    a mutable (it has no parent to be replaced in). A model that knows better than its nesting
+    which choices a sample uses (a compiled supernet: an edge its input choice leaves out, a
+    block beyond the depth) says so with a method ``required_labels(sample) -> set of labels``.
     """
 
     def __init__(self, model: nn.Module):
+        self._model_required = getattr(model, "required_labels", None)
         self.entries: list[Entry] = []
         self.decisions: dict[str, Decision] = {}
         scopes: dict[str, str] = {}
@@ -73,7 +76,10 @@ class ModelSpace:
 
     def required(self, sample) -> set[str]:
         """The labels whose mutables run given ``sample``: every label that is not only inside
-        candidates ``sample`` leaves out (suits ``normalize_arch(..., required=...)``)."""
+        candidates ``sample`` leaves out (suits ``normalize_arch(..., required=...)``), or the
+        model's ``required_labels(sample)`` when it has that method."""
+        if self._model_required is not None:
+            return set(self._model_required(sample))
         return {e.label for e in self.entries if all(sample.get(lab) == name for lab, name in e.conditions)}
 
     def normalize(self, arch: Mapping, source: str = "<arch>") -> dict:

@@ -1,0 +1,52 @@
+"""A build directory holds everything later commands need: recompiling from it gives the same IR."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nascompile.build import build
+from nascompile.compiler import load_any, load_build, load_space
+from nascompile.errors import NasError, SpaceError
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.mark.parametrize("name,overrides", [("nb201", {}), ("darts", {"C": 8, "layers": 5}),
+                                            ("custom_op", {})])
+def test_recompiling_a_build_directory_gives_the_same_ir(tmp_path, name, overrides):
+    space = load_space(EXAMPLES / f"{name}.yaml", overrides)
+    summary = build(space, tmp_path / "build")
+    again = load_build(tmp_path / "build")
+    assert again.graph.dump() == space.graph.dump()
+    assert summary["ir_hash"] == again.graph.content_hash()
+    written = json.loads((tmp_path / "build" / "summary.json").read_text())
+    assert written["architectures"] == str(space.stats().architectures)
+    assert set(json.loads((tmp_path / "build" / "decisions.json").read_text())) == set(space.decisions)
+
+
+def test_load_any_takes_a_document_or_a_build_directory(tmp_path):
+    build(load_space(EXAMPLES / "nb201.yaml"), tmp_path / "b")
+    assert load_any(tmp_path / "b").stats().architectures == 15625
+    assert load_any(EXAMPLES / "nb201.yaml").stats().architectures == 15625
+    with pytest.raises(SpaceError, match="--set applies to a space document"):
+        load_any(tmp_path / "b", {"C": 8})
+
+
+def test_a_corrupt_build_directory_is_refused(tmp_path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "space.json").write_text("{not json")
+    with pytest.raises(SpaceError, match="corrupt build directory"):
+        load_build(tmp_path / "b")
+    with pytest.raises(SpaceError, match="not a build directory"):
+        load_build(tmp_path / "nothing")
+
+
+def test_a_failed_build_leaves_the_old_directory_alone(tmp_path):
+    out = tmp_path / "b"
+    build(load_space(EXAMPLES / "nb201.yaml"), out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(NasError, match="unknown candidate"):
+        build(load_space(EXAMPLES / "nb201.yaml"), out, arch={"cell/node1/op0": "no_such_op"})
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
