@@ -901,25 +901,42 @@ def test_cli_valid_document_exits_0(tmp_path):
     assert "ok: the space is valid" in proc.stdout
 
 
-# Documents whose arithmetic would take the compiler's time or memory without bound. A user
-# must get an error (exit 2, one located line), not a hang, a MemoryError or a traceback. They run
-# in a child process with a time limit and a 4 GiB address-space limit so a bug cannot hurt
-# the test run.
+# Documents that would take the compiler's time or memory without bound. A user must get an
+# error (exit 2, located lines), not a hang, a MemoryError or a traceback. They run in a child
+# process with a time limit and a 4 GiB address-space limit so a bug cannot hurt the test run.
+_STEM = HEAD + "network:\n  nodes:\n    stem: input | conv(C, 3)\n"
 BOMBS = [
-    ("huge-power", "a: stem | conv(10 ** 10 ** 10, 3)", 8, 20),
-    ("huge-list", "a: stem | conv(len([1] * 10 ** 10), 3)", 8, 24),
+    # (id, document, line and column of the first error, a word its message must contain)
+    ("huge-power", _STEM + "    a: stem | conv(10 ** 10 ** 10, 3)\n", 8, 20, ""),
+    ("huge-list", _STEM + "    a: stem | conv(len([1] * 10 ** 10), 3)\n", 8, 24, ""),
+    # a cell that contains itself in two independent nodes: each level of the (endless)
+    # expansion doubles, so a depth limit alone never ends; the cycle itself is the error
+    ("cell-contains-itself-twice", HEAD + doc("""
+        cells:
+          blk:
+            inputs: [x]
+            nodes:
+              y: x | choice(relu, blk())
+              z: x | choice(relu, blk())
+        network:
+          nodes:
+            stem: input | conv(C, 3)
+            a: stem | blk()
+        """), 9, 27, "blk"),
 ]
 
 
-@pytest.mark.parametrize("node,line,col", [b[1:] for b in BOMBS], ids=[b[0] for b in BOMBS])
-def test_resource_bombs_are_errors(tmp_path, node, line, col):
+@pytest.mark.parametrize("text,line,col,word", [b[1:] for b in BOMBS], ids=[b[0] for b in BOMBS])
+def test_resource_bombs_are_errors(tmp_path, text, line, col, word):
     path = tmp_path / "space.yaml"
-    path.write_text(HEAD + "network:\n  nodes:\n    stem: input | conv(C, 3)\n    " + node + "\n")
+    path.write_text(text)
     try:
-        proc = _cli("build", str(path), "--check", timeout=10, limit_memory=True)
+        proc = _cli("build", str(path), "--check", timeout=15, limit_memory=True)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"the compiler did not finish within 10 s on {node!r}")
+        pytest.fail(f"the compiler did not finish within 15 s on:\n{text}")
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"{path}:{line}:{col}: "), proc.stderr
+    assert lines and lines[0].startswith(f"{path}:{line}:{col}: "), proc.stderr
+    assert word in lines[0], proc.stderr
+    assert all(re.match(re.escape(str(path)) + r":\d+:\d+: ", ln) for ln in lines), proc.stderr

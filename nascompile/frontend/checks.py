@@ -5,6 +5,7 @@ from ..errors import SpaceError
 from ..ir.samples import assignments
 from ..ir.values import evaluate, is_sym, labels_of
 
+
 def _describe(sample) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in sorted(sample.items()))
 

@@ -1,0 +1,130 @@
+"""Layer, value and input choices: their labels, their decisions, their IR nodes."""
+
+from __future__ import annotations
+
+from ..errors import Loc, SpaceError, did_you_mean
+from ..ir.graph import Decision, Node
+from ..ir.values import apply, is_sym, ref
+from .context import REDUCTIONS, Poisoned, Site, _candidate_names, _dedupe, _fmt, join
+from .parse import inner_loc
+from .runtime import POISON, ChoiceOp, Function, OpValue, Tensor, type_name
+
+
+class Choices:
+    def _declare(self, decision: Decision, loc: Loc) -> None:
+        old = self.decisions.get(decision.label)
+        if old is None:
+            self.decisions[decision.label] = decision
+            self.decision_locs[decision.label] = loc
+            return
+        if old.signature() != decision.signature():
+            first = self.decision_locs[decision.label]
+            raise SpaceError(
+                f"label '{decision.label}' names two different choices: {decision.signature()} here "
+                f"and {old.signature()} at {first.prefix()}", loc,
+                hint="one label is one decision; give one of them another label=")
+
+    def _label(self, site: Site, role: str, explicit, hint, is_root) -> str:
+        if explicit is not None:
+            if not isinstance(explicit, str) or not explicit or "//" in explicit:
+                raise SpaceError(f"label must be a non-empty string, got {explicit!r}", site.loc)
+            return join(site.base, explicit)
+        if is_root:
+            return site.path
+        if hint is not None:
+            k = site.count(f"kw:{hint}")
+            return join(site.path, hint if k == 0 else f"{hint}{k}")
+        return join(site.path, f"{role}{site.count(role)}")
+
+    def _choice(self, ast, env, site, hint, is_root):
+        loc = inner_loc(site.loc, ast.pos)
+        named = [(k, v) for k, v in ast.kwargs if k != "label"]
+        label_ast = dict(ast.kwargs).get("label")
+        explicit = None if label_ast is None else self.ev(label_ast, env, site)
+        if not ast.args and not named:
+            raise SpaceError("empty choice: choice() needs at least one candidate")
+        if ast.args and named:
+            raise SpaceError("a choice's candidates are either all named (name=...) or all unnamed")
+        values = [self.ev(a, env, site) for a in ast.args] if ast.args else [
+            self.ev(v, env, site) for _, v in named]
+        if any(v is POISON for v in values):
+            raise Poisoned
+        if all(isinstance(v, (OpValue, Function)) for v in values):
+            label = self._label(site, "op", explicit, None, is_root)
+            ops = [self._as_op(v, loc) for v in values]
+            names = [k for k, _ in named] if named else _candidate_names(ops)
+            if len(set(names)) != len(names):
+                raise SpaceError(f"candidate names of choice '{label}' repeat: {names}")
+            self._declare(Decision(label, "layer", tuple(names)), loc)
+            return ChoiceOp(label, tuple(names), tuple(ops), loc)
+        for v in values:
+            if not isinstance(v, (int, float, str, bool)) or is_sym(v):
+                raise SpaceError(f"a choice's candidates are all ops or all constants; got {type_name(v)}")
+        if named:
+            raise SpaceError("candidates of a value choice cannot be named")
+        if len(set(map(repr, values))) != len(values):
+            raise SpaceError(f"a value choice lists the same value twice: {values}")
+        label = self._label(site, "value", explicit, hint, is_root)
+        self._declare(Decision(label, "value", tuple(values)), loc)
+        return ref(label)
+
+    def _input_choice(self, ast, env, site, is_root):
+        loc = inner_loc(site.loc, ast.pos)
+        names = ("candidates", "n_chosen", "reduction", "label")
+        args = [self.ev(a, env, site) for a in ast.args]
+        kwargs = {}
+        for k, v in ast.kwargs:
+            if k not in names:
+                raise SpaceError(f"input_choice has no argument '{k}'", hint=did_you_mean(k, names))
+            kwargs[k] = self.ev(v, env, site)
+        bound = dict(zip(names, args))
+        for k, v in kwargs.items():
+            if k in bound:
+                raise SpaceError(f"input_choice got '{k}' twice")
+            bound[k] = v
+        if "candidates" not in bound:
+            raise SpaceError("input_choice needs its candidates: input_choice([a, b, ...], n_chosen=1)")
+        cands, n = bound["candidates"], bound.get("n_chosen", 1)
+        reduction = bound.get("reduction", "sum")
+        if not isinstance(cands, list):
+            raise SpaceError(f"input_choice candidates must be a list of tensors, got {type_name(cands)}")
+        if any(c is POISON for c in cands):
+            raise Poisoned
+        if not cands:
+            raise SpaceError("empty choice: input_choice has no candidates")
+        for c in cands:
+            if not isinstance(c, Tensor):
+                raise SpaceError(f"input_choice candidates must be tensors, got {type_name(c)}")
+            if c.graph is not site.graph:
+                raise SpaceError(f"input_choice candidate '{c.name}' belongs to another graph (a cell "
+                                 "or choice body); candidates must come from the same body")
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+            raise SpaceError(f"n_chosen must be a positive whole number or null (any number), got {n!r}")
+        if n is not None and n > len(cands):
+            raise SpaceError(f"input_choice asks for {n} inputs but has only {len(cands)} candidates")
+        if reduction not in REDUCTIONS:
+            raise SpaceError(f"unknown reduction {reduction!r}", hint=did_you_mean(str(reduction), REDUCTIONS)
+                             or f"one of {', '.join(REDUCTIONS)}")
+        label = self._label(site, "input", bound.get("label"), None, is_root)
+        cand_names = _dedupe([c.origin for c in cands])
+        self._declare(Decision(label, "input", tuple(cand_names), n), loc)
+        shapes = [c.shape for c in cands]
+        if reduction == "concat":
+            for s in shapes[1:]:
+                if len(s) != len(shapes[0]) or not self.checker.same_shape(s[1:], shapes[0][1:]):
+                    raise SpaceError(f"input_choice '{label}' concatenates candidates whose shapes differ "
+                                     f"beyond channels: {_fmt(shapes[0])} and {_fmt(s)}")
+            channels = [s[0] for s in shapes]
+            shape = (apply("sum_chosen", ref(label), tuple(cand_names), tuple(channels)),) + tuple(shapes[0][1:])
+        else:
+            for c, s in zip(cands, shapes):
+                if not self.checker.same_shape(s, shapes[0]):
+                    raise SpaceError(f"input_choice '{label}' sums candidates of different shapes: "
+                                     f"'{cand_names[0]}' {_fmt(shapes[0])} and '{c.origin}' {_fmt(s)}")
+            shape = shapes[0]
+        graph = site.graph
+        name = graph.fresh(f"{site.name}.{label.rsplit('/', 1)[-1]}" if not is_root else f"{site.name}.input")
+        node = graph.add(Node(name, "input_choice", tuple(c.name for c in cands), label,
+                              (("n_chosen", n), ("reduction", reduction)), (), tuple(cand_names), shape, loc))
+        site.created.append(node.name)
+        return Tensor(graph, node.name, shape, node.name)
