@@ -74,9 +74,10 @@ def all_commands() -> list[Command]:
     :class:`Command` from here, hence the late import)."""
     from .commands_fixed import COMMANDS as FIXED
     from .commands_interop import COMMANDS as INTEROP
+    from .commands_search import COMMANDS as SEARCH
 
     commands: dict[str, Command] = {}
-    for command in [*COMMANDS, *FIXED, *INTEROP]:
+    for command in [*COMMANDS, *FIXED, *INTEROP, *SEARCH]:
         known = commands.setdefault(command.name, command)
         if type(known) is not type(command):  # one class listed twice is one command
             raise ValueError(f"two commands named '{command.name}': {type(known).__name__} "

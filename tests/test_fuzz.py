@@ -34,15 +34,21 @@ def fuzz_settings(n: int):
                                            HealthCheck.filter_too_much])
 
 
-def _check_error(err: NasError, file: str) -> None:
-    """A NasError that reaches the user names its file and prints sensibly."""
+def _check_error(err: NasError, file: str, text: str | None = None) -> None:
+    """A NasError that reaches the user names its file, points inside the text, prints sensibly."""
     errors = err.errors if isinstance(err, ErrorGroup) else [err]
     assert errors, "an ErrorGroup without errors"
+    lines = None if text is None else text.split("\n")
     for e in errors:
         assert isinstance(e, NasError)
         assert e.loc.file == file, str(e)
         assert e.loc.line is None or e.loc.line >= 1, str(e)
         assert e.loc.col is None or e.loc.col >= 1, str(e)
+        if lines is not None and e.loc.line is not None:
+            # a position inside the document (or just past its end, for "ends too early")
+            assert e.loc.line <= len(lines) + 1, str(e)
+            if e.loc.col is not None and e.loc.line <= len(lines):
+                assert e.loc.col <= len(lines[e.loc.line - 1]) + 1, str(e)
         assert isinstance(e.message, str) and e.message
         str(e)
 
@@ -71,7 +77,7 @@ def _load_only_nas_errors(text: str, fmt: str) -> None:
     try:
         doc = load_text(text, file, fmt)
     except NasError as err:
-        _check_error(err, file)
+        _check_error(err, file, text)
         return
     assert isinstance(doc, Document)
     assert doc.file == file
@@ -249,7 +255,7 @@ def _compile_only_nas_errors(text: str, file: str) -> None:
     try:
         space = compile_text(text, file=file)
     except NasError as err:
-        _check_error(err, file)
+        _check_error(err, file, text)
         return
     assert space.graph is not None
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from nascompile.arch import encode_arch, normalize_arch
 from nascompile.backends.supernet import Repeat, ValueOp, build_supernet
 from nascompile.compiler import compile_text, load_space
-from nascompile.errors import NasError
+from nascompile.errors import ArchError, NasError
 from nascompile.nn import (BinaryGateMutator, InputChoice, LayerChoice, SinglePathMutator, WeightedMutator,
                            apply_fixed_architecture, model_decisions)
 from nascompile.passes.freeze import freeze
@@ -241,10 +241,12 @@ def test_empty_input_choice(spaces):
     sample = {label: (() if d.kind == "input" else d.options[0]) for label, d in space.decisions.items()}
     mutator.set_sample(arch_of(sample))
     assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)  # the adds drop the empty skips
-    mixed = spaces["mixed"]
-    net = build_supernet(mixed)
+    net = build_supernet(spaces["mixed"])
     mutator = SinglePathMutator(net, seed=0)
-    mutator.set_sample({"width": 8, "join": [], "avg": ["left", "squeeze"], "stage/depth": 0})
+    with pytest.raises(ArchError, match="'join': chooses no input, and op 'relu_conv_bn' cannot take"):
+        mutator.set_sample({"width": 8, "join": [], "avg": ["left", "squeeze"], "stage/depth": 0})
+    while mutator.resample()["join"] != ():  # a uniform draw may choose no input
+        pass
     with pytest.raises(NasError, match="'join' chooses no input, and 'squeeze' cannot take nothing"):
         net(torch.randn(2, 3, 16, 16))
 
@@ -307,3 +309,40 @@ def test_fixed_mode_equals_the_single_path(spaces, name):
         apply_fixed_architecture(net, arch_of(sample))
         assert not any(isinstance(m, (LayerChoice, InputChoice)) for m in net.modules())
         assert torch.equal(net(x), expected)
+
+
+def test_gdas_runs_one_candidate_per_edge(darts_small):
+    net = build_supernet(darts_small)
+    mutator = WeightedMutator(net, gumbel=True, hard=True, tau=5.0)
+    edge = net.cell0.node3_op4
+    called, handles = record_calls({k: edge[k] for k in edge.names})
+    net(torch.randn(2, 3, 32, 32)).sum().backward()
+    assert len(called) == 1
+    assert all(a.grad is not None for a in mutator.arch_parameters())
+    for h in handles:
+        h.remove()
+
+
+def test_partial_architectures_leave_out_unused_choices(darts_small):
+    """An architecture JSON may leave out edges its input choices drop (as freeze_arch allows)."""
+    from test_freeze import darts_arch
+    net = build_supernet(darts_small).eval()
+    mutator = SinglePathMutator(net, seed=0)
+    arch = darts_arch()
+    assert "normal/node3/op1" not in arch
+    assert set(mutator.set_sample(arch)) == set(arch)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = net(x)
+        apply_fixed_architecture(net, arch)
+        assert torch.equal(net(x), expected)
+    assert isinstance(net.cell0.node3_op1, LayerChoice)  # unused: left as it was
+
+
+def test_nn_additions_check_their_arguments():
+    from nascompile.nn import DepthChoice
+    assert DepthChoice([0, 2], key="d").decision("d").kind == "depth"
+    with pytest.raises(NasError, match="non-negative int"):
+        DepthChoice([1, -1])
+    with pytest.raises(NasError, match="edges maps candidates"):
+        InputChoice(choose_from=["a", "b"], edges={"c": "x/op0"})

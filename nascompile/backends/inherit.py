@@ -58,11 +58,15 @@ def _frozen(supernet: Supernet, sample: dict, source: str) -> tuple[Graph, dict]
 
 def extract_fixed(supernet: Supernet, arch) -> nn.Module:
     """The pruned module of ``arch`` (a canonical sample, an architecture dict or a JSON path)
-    frozen from ``supernet.graph``, holding the supernet's weights of that path."""
+    frozen from ``supernet.graph``, holding the supernet's weights of that path, on the
+    supernet's device."""
     _check_supernet(supernet)
     sample, source = _sample(supernet, arch)
     frozen, origins = _frozen(supernet, sample, source)
     fixed = build_fixed(frozen, getattr(supernet, "ops", None))
+    weight = next(supernet.parameters(), None)
+    if weight is not None:
+        fixed.to(weight.device)
     _copy(fixed, supernet, _map(frozen, origins, supernet, sample), source)
     return fixed
 
@@ -122,8 +126,8 @@ def _map(frozen: Graph, origins: dict, supernet: Supernet, sample: dict) -> dict
 
 def _copy(fixed: nn.Module, supernet: Supernet, mapping: dict, source: str) -> None:
     target = fixed.state_dict(keep_vars=True)
-    extra = sorted(set(target) - set(mapping))
-    missing = sorted(set(mapping) - set(target))
+    extra = [k for k in target if k not in mapping]  # in module order: the first mismatch first
+    missing = [k for k in mapping if k not in target]
     if extra or missing:
         parts = []
         if extra:

@@ -46,10 +46,11 @@ from .naming import Namespace, module_reserved
 __all__ = ["build_supernet", "Supernet", "SuperGraph", "Repeat", "ValueOp", "MAX_VARIANTS"]
 
 MAX_VARIANTS = 256  # variants one op may need for the combinations of its values
+MAX_PLANS = 4096  # cached plans per graph (ENAS's skip choices have 2**66 combinations)
 MERGES = ("add", "concat")  # ops that drop an input choice that chose nothing (as freeze does)
 _CALL, _MERGE, _CHECKED, _INPUT = range(4)
 _OWN = frozenset({"graph", "ops", "search", "sources", "decisions", "required_labels", "_steps", "_inputs", "_outputs",
-                  "_choices", "_plans", "_full", "_nodes", "_blocks", "_label", "_depth"})
+                  "_choices", "_plans", "_full", "_nullable", "_blocks", "_label", "_depth"})
 
 
 def build_supernet(space, search: bool = True) -> "Supernet":
@@ -176,7 +177,8 @@ class SuperGraph(nn.Module):
     def __init__(self, graph: Graph, builder: _Builder, path: str = ""):
         super().__init__()
         ns = Namespace(_reserved())
-        steps, nullable = [], set()
+        steps = []
+        nullable: dict[str, str] = {}  # node that may be None -> the input choice it comes from
         for node in graph:
             if node.kind in ("input", "output"):
                 continue
@@ -186,16 +188,16 @@ class SuperGraph(nn.Module):
             if node.kind == "input_choice":
                 kind = _INPUT
                 if node.kwargs.get("n_chosen") is None:
-                    nullable.add(node.name)
+                    nullable[node.name] = node.target
             elif node.kind == "call" and node.target in MERGES and takes_nothing:
                 kind = _MERGE
                 if all(i in nullable for i in node.inputs):
-                    nullable.add(node.name)
+                    nullable[node.name] = nullable[node.inputs[0]]
             else:
                 kind = _CHECKED if takes_nothing else _CALL
             steps.append((node.name, attr, node.inputs, kind))
         self._steps = tuple(steps)
-        self._nodes = {node.name: node for node in graph}
+        self._nullable = nullable
         self._inputs = tuple(n.name for n in graph.inputs)
         self._outputs = tuple(graph.output.inputs)
         self._choices = tuple(attr for _, attr, _, kind in steps if kind == _INPUT)
@@ -224,6 +226,8 @@ class SuperGraph(nn.Module):
             masks = tuple(_needed(modules[a]) for a in self._choices)
             plan = self._plans.get(masks)
             if plan is None:
+                if len(self._plans) >= MAX_PLANS:
+                    self._plans.clear()
                 plan = self._plans[masks] = self._plan(masks)
         else:
             plan = self._full
@@ -247,8 +251,7 @@ class SuperGraph(nn.Module):
 
     def _nothing(self, name: str, ins, env) -> NasError:
         empty = [i for i in ins if env.get(i) is None]
-        labels = [self._nodes[i].target for i in empty if i in self._nodes]
-        label = labels[0] if labels else empty[0]
+        label = self._nullable.get(empty[0], empty[0])
         return NasError(f"'{label}' chooses no input, and '{name}' cannot take nothing (only a sum "
                         f"or a concatenation can)", Loc(path=label))
 
