@@ -34,21 +34,32 @@ def fuzz_settings(n: int):
                                            HealthCheck.filter_too_much])
 
 
+# What YAML counts as a line break (YAML 1.1, as PyYAML reads it); JSON, and most editors,
+# only "\n". A position is accepted when it is inside the text under either way of counting.
+LINE_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def _inside(text: str, line: int, col: int | None) -> bool:
+    for lines in (LINE_BREAKS.split(text), text.split("\n")):
+        # inside the document, or just past its end (for "it ends too early")
+        if line <= len(lines) and (col is None or col <= len(lines[line - 1]) + 1):
+            return True
+        if line == len(lines) + 1 and (col is None or col == 1):
+            return True
+    return False
+
+
 def _check_error(err: NasError, file: str, text: str | None = None) -> None:
     """A NasError that reaches the user names its file, points inside the text, prints sensibly."""
     errors = err.errors if isinstance(err, ErrorGroup) else [err]
     assert errors, "an ErrorGroup without errors"
-    lines = None if text is None else text.split("\n")
     for e in errors:
         assert isinstance(e, NasError)
         assert e.loc.file == file, str(e)
         assert e.loc.line is None or e.loc.line >= 1, str(e)
         assert e.loc.col is None or e.loc.col >= 1, str(e)
-        if lines is not None and e.loc.line is not None:
-            # a position inside the document (or just past its end, for "ends too early")
-            assert e.loc.line <= len(lines) + 1, str(e)
-            if e.loc.col is not None and e.loc.line <= len(lines):
-                assert e.loc.col <= len(lines[e.loc.line - 1]) + 1, str(e)
+        if text is not None and e.loc.line is not None:
+            assert _inside(text, e.loc.line, e.loc.col), (str(e), text)
         assert isinstance(e.message, str) and e.message
         str(e)
 
