@@ -75,9 +75,10 @@ def all_commands() -> list[Command]:
     from .commands_fixed import COMMANDS as FIXED
     from .commands_interop import COMMANDS as INTEROP
     from .commands_search import COMMANDS as SEARCH
+    from .commands_trials import COMMANDS as TRIALS
 
     commands: dict[str, Command] = {}
-    for command in [*COMMANDS, *FIXED, *INTEROP, *SEARCH]:
+    for command in [*COMMANDS, *FIXED, *INTEROP, *SEARCH, *TRIALS]:
         known = commands.setdefault(command.name, command)
         if type(known) is not type(command):  # one class listed twice is one command
             raise ValueError(f"two commands named '{command.name}': {type(known).__name__} "

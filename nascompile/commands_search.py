@@ -38,7 +38,7 @@ VALID_FRACTION = {"darts": 0.5, "gdas": 0.5, "proxyless": 0.5, "fbnet": 0.5}
 # Settings for short runs on small data (the trainers' own defaults are the papers'): ENAS
 # updates its controller more often and faster, SPOS evolves a smaller population.
 CLI_DEFAULTS = {
-    "enas": {"ctrl_steps": 10, "ctrl_steps_aggregate": 10, "ctrl_lr": 5e-3, "baseline_decay": 0.9,
+    "enas": {"ctrl_steps": 5, "ctrl_steps_aggregate": 10, "ctrl_lr": 5e-3, "baseline_decay": 0.9,
              "entropy_weight": 1e-3, "skip_weight": 0.1},
     "spos": {"population_size": 20, "num_generations": 5, "topk": 5, "num_mutation": 10, "num_crossover": 10},
     "random": {"num_samples": 30},

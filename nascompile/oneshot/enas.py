@@ -277,9 +277,10 @@ class EnasTrainer(OneShotTrainer):
         self.optimizer.zero_grad()
         out = self.network(x)
         loss = self.loss(out, y)
-        loss.backward()
-        self.clip_gradients(self.model.parameters())
-        self.optimizer.step()
+        if loss.requires_grad:  # a path may have no weights at all (identities, pools)
+            loss.backward()
+            self.clip_gradients(self.model.parameters())
+            self.optimizer.step()
         return {"loss": loss.item(), **self.compute_metrics(out, y)}
 
     def _ctrl_step(self, epoch: int, k: int) -> dict:

@@ -1,0 +1,64 @@
+"""The entry point ``nascompile search`` dispatches to for multi-trial algorithms.
+
+``run_multitrial(args)`` reads an argparse namespace (attributes missing from it take the
+defaults below), runs the experiment and prints its summary; returns the exit status.
+"""
+from __future__ import annotations
+
+MULTITRIAL_ALGOS = ("random", "grid", "evolution", "tpe", "ppo")
+
+
+def add_multitrial_arguments(parser) -> None:
+    """The options only multi-trial search has (``search`` already has space, --algo, --data,
+    --seed, -o, --resume, --set, --batch-size, --lr, -q)."""
+    parser.add_argument("--trials", type=int, default=None, help="multi-trial: number of trials (default: 10)")
+    parser.add_argument("--workers", type=int, default=1, help="multi-trial: trials run in parallel (default: 1)")
+    parser.add_argument("--trial-epochs", type=int, default=1, help="multi-trial: epochs per trial (default: 1)")
+    parser.add_argument("--trial-command", default=None, metavar="CMD",
+                        help="multi-trial: run this command per trial (NASCOMPILE_TRIAL_* environment)")
+    parser.add_argument("--trial-timeout", type=float, default=None, metavar="S",
+                        help="multi-trial: kill a trial after S seconds (recorded failed)")
+    parser.add_argument("--executor", default="local", choices=("local",), help="multi-trial: where trials run")
+    parser.add_argument("--constraint", action="append", default=[], metavar="params<=X",
+                        help="multi-trial: reject architectures before training (params/flops <=,<,>=,>)")
+    parser.add_argument("--objective", default=None, choices=("params", "flops"),
+                        help="multi-trial: also report the Pareto front of accuracy vs this cost")
+    parser.add_argument("--storage", default=None, metavar="URL",
+                        help="multi-trial: SQLAlchemy URL (default: sqlite in the run directory)")
+
+
+def config_from_args(args):
+    from .runner import MultiTrialConfig
+
+    g = lambda name, default=None: default if getattr(args, name, None) is None else getattr(args, name)
+    return MultiTrialConfig(
+        space=args.space, run_dir=g("output", "runs/multitrial"), algo=args.algo, trials=g("trials", 10),
+        workers=g("workers", 1), trial_epochs=g("trial_epochs", 1), data=g("data", "digits"), seed=g("seed", 0),
+        trial_command=g("trial_command"), executor=g("executor", "local"), resume=bool(g("resume", False)),
+        constraints=list(g("constraint", [])), overrides=list(g("set", [])), trial_timeout=g("trial_timeout"),
+        objective=g("objective"), storage=g("storage"), batch_size=g("batch_size", 64), lr=g("lr", 1e-3),
+        quiet=bool(g("quiet", False)))
+
+
+def run_multitrial(args) -> int:
+    from ..errors import Loc, NasError
+    from .runner import run_experiment
+
+    if getattr(args, "space", None) is None:
+        raise NasError("multi-trial search needs a SPACE (document or build directory)", Loc("<search>"))
+    cfg = config_from_args(args)
+    summary = run_experiment(cfg)
+    print(f"{summary['trials']} trials: {summary['succeeded']} succeeded, {summary['failed']} failed"
+          + (f", {summary['rejected']} rejected by constraints" if summary.get("rejected") else ""))
+    best = summary["best"]
+    if best:
+        print(f"best: trial {best['id']}  metric {best['metric']:.4f}  params {best['params']:,}  "
+              f"FLOPs {best['flops']:,}")
+        from .. import atomic
+        from pathlib import Path
+        atomic.write_json(Path(cfg.run_dir) / "arch.json", best["arch"])
+        print(f"wrote {cfg.run_dir}/arch.json")
+    if "pareto" in summary:
+        print(f"Pareto front (metric vs {cfg.objective}): trials {summary['pareto']}")
+    print(f"list them: nascompile trials {cfg.run_dir}")
+    return 0

@@ -1,0 +1,152 @@
+"""The controller of a multi-trial experiment: ask the strategy, filter by constraints, store,
+submit to the executor, record what comes back, until ``trials`` trials have finished.
+
+Resuming (``resume=True``) reopens the run's store: finished trials are replayed into the
+strategy and never run again; trials a killed controller left running are queued again.
+
+Example::
+
+    cfg = MultiTrialConfig(space="examples/digits_cnn.yaml", run_dir="runs/r1", algo="random",
+                           trials=8, workers=2, trial_epochs=1)
+    summary = run_experiment(cfg)
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import Loc, NasError
+from .executors import TrialJob, make_executor, user_command, worker_command
+from .objectives import pareto_front, parse_constraint, satisfies
+from .store import Store, arch_key
+from .strategies import make_strategy
+
+
+@dataclass
+class MultiTrialConfig:
+    space: str
+    run_dir: str
+    algo: str = "random"
+    trials: int = 10
+    workers: int = 1
+    trial_epochs: int = 1
+    data: str = "digits"
+    seed: int = 0
+    trial_command: str | None = None
+    executor: str = "local"
+    resume: bool = False
+    constraints: list = field(default_factory=list)   # ["params<=50k", ...]
+    overrides: list = field(default_factory=list)     # ["C=16", ...] (--set)
+    trial_timeout: float | None = None                # seconds
+    objective: str | None = None                      # "params" or "flops": report the Pareto front
+    storage: str | None = None                        # an SQLAlchemy URL (default RUN/trials.db)
+    batch_size: int = 64
+    lr: float = 1e-3
+    strategy_options: dict = field(default_factory=dict)
+    poll_interval: float = 0.02
+    quiet: bool = False
+
+
+def run_experiment(cfg: MultiTrialConfig) -> dict:
+    from ..compiler import load_any, parse_overrides
+    from ..passes.freeze import fixed_summary
+
+    if cfg.trials < 1 or cfg.workers < 1:
+        raise NasError("--trials and --workers must be at least 1", Loc("<multitrial>"))
+    constraints = [parse_constraint(c) for c in cfg.constraints]
+    space = load_any(cfg.space, parse_overrides(cfg.overrides) or None)
+    run_dir = Path(cfg.run_dir)
+    if not cfg.resume and not cfg.storage and Store.exists_in(run_dir):
+        raise NasError(f"{run_dir} already holds a multi-trial run", Loc(str(run_dir)),
+                       hint="pass --resume to continue it, or choose another output directory")
+    store = Store.in_run_dir(run_dir, cfg.storage)
+    config = {k: v for k, v in asdict(cfg).items() if k not in ("resume", "quiet")}
+    store.open_experiment(space.graph.content_hash(), cfg.algo, cfg.seed, config, resume=cfg.resume)
+    strategy = make_strategy(cfg.algo, space.decisions, seed=cfg.seed, **cfg.strategy_options)
+    say = (lambda *a: None) if cfg.quiet else (lambda *a: print(*a, flush=True))
+
+    requeued = store.requeue_running()
+    if requeued:
+        say(f"re-queued {len(requeued)} trial(s) left running: {requeued}")
+    queue: list[int] = []
+    for rec in store.all_trials():
+        if rec.finished:
+            strategy.tell(rec.arch, rec.metric if rec.status == "succeeded" else None)
+        else:
+            strategy.seen.add(arch_key(rec.arch))
+            queue.append(rec.id)
+    done = sum(1 for r in store.all_trials() if r.finished)
+    if done:
+        say(f"resumed: {done} finished trial(s) kept")
+
+    if cfg.trial_command:
+        command = user_command(cfg.trial_command)
+    else:
+        space_arg = str(Path(cfg.space).resolve())
+        command = worker_command(space_arg, cfg.data, cfg.trial_epochs, cfg.seed, cfg.overrides,
+                                 cfg.batch_size, cfg.lr)
+    executor = make_executor(cfg.executor, cfg.workers, cfg.trial_timeout)
+    running: dict[int, dict] = {}
+    rejected = 0
+    exhausted = False
+    arch_of = {r.id: r.arch for r in store.all_trials()}
+    try:
+        while True:
+            for out in executor.poll():
+                store.finish(out.trial_id, out.status, metric=out.metric, final=out.final,
+                             intermediate=out.intermediate, error=out.error)
+                strategy.tell(running.pop(out.trial_id), out.metric)
+                done += 1
+                msg = f"metric {out.metric:.4f}" if out.status == "succeeded" else out.error.splitlines()[0]
+                say(f"trial {out.trial_id}: {out.status} ({msg})  [{done}/{cfg.trials}]")
+            budget = cfg.trials - done - len(running)
+            while executor.free_slots() > 0 and budget > 0:
+                if not queue and not exhausted:
+                    asked = strategy.ask(min(executor.free_slots(), budget))
+                    if not asked and not running:
+                        exhausted = True
+                    for arch in asked:
+                        cost = fixed_summary(space, arch)
+                        if not satisfies(cost, constraints):
+                            rejected += 1
+                            strategy.tell(arch, None)
+                            continue
+                        tid = store.add_trial(arch, cost["params"], cost["flops"])
+                        arch_of[tid] = arch
+                        queue.append(tid)
+                    if not queue:
+                        if rejected > 10_000:
+                            exhausted = True
+                        break
+                if not queue:
+                    break
+                tid = queue.pop(0)
+                store.start(tid)
+                running[tid] = arch_of[tid]
+                executor.submit(TrialJob(tid, arch_of[tid], command, run_dir / "trials" / str(tid)))
+                budget -= 1
+            if not running and (done >= cfg.trials or exhausted):
+                break
+            time.sleep(cfg.poll_interval)
+    finally:
+        executor.shutdown()
+    if exhausted:
+        say("the strategy has no new architecture left (space exhausted or every candidate rejected)")
+    summary = summarize(store, cfg.objective)
+    summary["rejected"] = rejected
+    store.close()
+    return summary
+
+
+def summarize(store: Store, objective: str | None = None) -> dict:
+    trials = store.all_trials()
+    ok = [t for t in trials if t.status == "succeeded"]
+    best = max(ok, key=lambda t: t.metric, default=None)
+    out = {"trials": len(trials), "succeeded": len(ok),
+           "failed": sum(t.status == "failed" for t in trials),
+           "best": None if best is None else {"id": best.id, "metric": best.metric, "arch": best.arch,
+                                               "params": best.params, "flops": best.flops}}
+    if objective:
+        out["pareto"] = pareto_front(ok, objective)
+    return out

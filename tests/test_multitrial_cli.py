@@ -1,0 +1,46 @@
+"""``nascompile trials RUN``: the listing, ``--top K -o DIR`` and a directory that is no run."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("sqlalchemy")
+
+from nascompile.cli import main  # noqa: E402
+from nascompile.multitrial import Store  # noqa: E402
+
+
+@pytest.fixture
+def run(tmp_path):
+    store = Store.in_run_dir(tmp_path / "run")
+    store.open_experiment("h", "evolution", 7, {})
+    for i, (metric, params) in enumerate([(0.5, 100), (0.9, 300), (None, 50), (0.7, 200)]):
+        tid = store.add_trial({"op": i}, params=params, flops=params * 10)
+        store.start(tid)
+        if metric is None:
+            store.finish(tid, "failed", error="exited with status 1; last output:\nboom")
+        else:
+            store.finish(tid, "succeeded", metric=metric, final=metric)
+    store.close()
+    return tmp_path / "run"
+
+
+def test_lists_trials_best_first(run, capsys):
+    assert main(["trials", str(run), "--pareto", "params"]) == 0
+    out = capsys.readouterr().out
+    assert "evolution (seed 7), 4 trials: 3 succeeded, 1 failed" in out
+    rows = [line.split() for line in out.splitlines()[2:]]
+    assert [r[0] for r in rows] == ["2", "4", "1", "3"]
+    assert "*pareto" in out and "exited with status 1" in out
+
+
+def test_exports_top_k(run, tmp_path, capsys):
+    assert main(["trials", str(run), "--top", "2", "-o", str(tmp_path / "best")]) == 0
+    assert sorted(p.name for p in (tmp_path / "best").iterdir()) == ["trial_2.json", "trial_4.json"]
+    assert json.loads((tmp_path / "best" / "trial_2.json").read_text()) == {"op": 1}
+
+
+def test_not_a_run(tmp_path, capsys):
+    assert main(["trials", str(tmp_path)]) == 2
+    assert "not a multi-trial run" in capsys.readouterr().err

@@ -1,0 +1,128 @@
+"""``nascompile search`` and ``nascompile retrain`` as users run them: fresh processes, tmp dirs."""
+import importlib.util
+import json
+import py_compile
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nascompile.oneshot import TRAINERS
+
+ROOT = Path(__file__).resolve().parent.parent
+DIGITS = ROOT / "examples" / "digits_cnn.yaml"
+# one short epoch: a few child steps and one controller update
+FAST = ["--option", "child_steps=3", "--option", "ctrl_steps=1", "--option", "ctrl_steps_aggregate=2"]
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="scikit-learn missing")
+
+
+def env():
+    import os
+
+    e = dict(os.environ)
+    e["PYTHONPATH"] = os.pathsep.join([str(ROOT), e.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return e
+
+
+def nascompile(*args, cwd=ROOT, expect=0):
+    proc = subprocess.run([sys.executable, "-m", "nascompile", *map(str, args)], cwd=cwd, env=env(),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == expect, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def one_error_line(proc) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    """build -> search (enas, 1 epoch) -> retrain (1 epoch), once for the module."""
+    tmp = tmp_path_factory.mktemp("cli")
+    nascompile("build", DIGITS, "-o", tmp / "build")
+    search = nascompile("search", tmp / "build", "--algo", "enas", "--data", "digits", "--epochs", "1",
+                        "--seed", "0", "-o", tmp / "run", "--checkpoint-every", "2", *FAST)
+    retrain = nascompile("retrain", tmp / "run" / "arch.json", "--epochs", "1", "--cutout", "2")
+    return tmp, search, retrain
+
+
+def test_search_writes_the_run_folder(searched):
+    tmp, search, _ = searched
+    run = tmp / "run"
+    assert {p.name for p in run.iterdir()} >= {"run.json", "metrics.jsonl", "arch.json", "checkpoints"}
+    assert (run / "checkpoints" / "last.pt").is_file()
+    record = json.loads((run / "run.json").read_text())
+    assert record["algo"] == "enas" and record["data"] == "digits" and record["seed"] == 0
+    assert record["space"]["path"] == str((tmp / "build").resolve()) and record["space"]["kind"] == "build"
+    assert record["space"]["overrides"] == {} and record["status"] == "done"
+    arch = json.loads((run / "arch.json").read_text())
+    decisions = json.loads((tmp / "build" / "decisions.json").read_text())
+    assert set(arch) == set(decisions)
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [x["epoch"] for x in lines if x["kind"] == "epoch"] == [0]
+    assert "enas epoch 1/1 [####################] train loss" in search.stdout and "acc" in search.stdout
+
+
+def test_retrain_writes_model_source_and_metrics(searched):
+    tmp, _, retrain = searched
+    out = tmp / "run" / "retrain"
+    assert {p.name for p in out.iterdir()} == {"model.pt", "model.py", "metrics.json"}
+    py_compile.compile(str(out / "model.py"), doraise=True)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0.0 <= metrics["test"]["acc"] <= 1.0 and metrics["epochs"] == 1 and metrics["cutout"] == 2
+    assert "retrain epoch 1/1 [####################] loss" in retrain.stdout
+    assert f"test accuracy {metrics['test']['acc']:.4f}" in retrain.stdout
+    import torch
+
+    state = torch.load(out / "model.pt", weights_only=True)
+    namespace: dict = {}
+    exec(compile((out / "model.py").read_text(), "model.py", "exec"), namespace)
+    net = namespace["Net"]()
+    net.load_state_dict(state)  # the generated source and the pruned module agree
+
+
+def test_resume_and_inherit(searched):
+    tmp, _, _ = searched
+    resumed = nascompile("search", "--resume", "-o", tmp / "run")
+    assert "resuming" in resumed.stdout and "wrote" in resumed.stdout
+    inherit = nascompile("retrain", tmp / "run" / "arch.json", "--epochs", "0", "--inherit", "-o", tmp / "inh")
+    assert "weights inherited" in inherit.stdout and (tmp / "inh" / "model.pt").is_file()
+
+
+def test_bad_inputs_are_one_line_exit_2(searched, tmp_path):
+    tmp, _, _ = searched
+    missing = nascompile("search", tmp_path / "nothing", "--algo", "enas", expect=2)
+    assert "no such space document or build directory" in one_error_line(missing)
+    data = nascompile("search", tmp / "build", "--algo", "random", "--data", "digts", "-o", tmp_path / "r", expect=2)
+    assert "unknown dataset 'digts'" in one_error_line(data) and "did you mean 'digits'" in one_error_line(data)
+    again = nascompile("search", tmp / "build", "--algo", "enas", "-o", tmp / "run", expect=2)
+    assert "holds a search already" in one_error_line(again)
+    differs = nascompile("search", "--resume", "-o", tmp / "run", "--algo", "spos", expect=2)
+    assert "--algo spos differs from the run's enas" in one_error_line(differs)
+    lone = tmp_path / "arch.json"
+    lone.write_text((tmp / "run" / "arch.json").read_text())
+    no_run = nascompile("retrain", lone, expect=2)
+    assert "no run.json beside the architecture" in one_error_line(no_run)
+    bad = tmp_path / "bad" / "arch.json"
+    bad.parent.mkdir()
+    bad.write_text(json.dumps({"layer1/opp0": "conv3x3"}))
+    (bad.parent / "run.json").write_text((tmp / "run" / "run.json").read_text())
+    wrong = nascompile("retrain", bad, expect=2)
+    assert "unknown label 'layer1/opp0'" in one_error_line(wrong)
+    usage = nascompile("search", tmp / "build", "--algo", "nope", expect=2)
+    assert "invalid choice: 'nope'" in usage.stderr.splitlines()[0]
+    epochs = nascompile("retrain", tmp / "run" / "arch.json", "--epochs", "-1", expect=2)
+    assert "--epochs must be >= 0" in epochs.stderr.splitlines()[0]
+
+
+def test_unavailable_trainer_is_one_line(searched, tmp_path):
+    missing = [n for n, t in TRAINERS.items() if importlib.util.find_spec(t.partition(":")[0]) is None]
+    if not missing:
+        pytest.skip("every trainer of the registry exists")
+    tmp, _, _ = searched
+    proc = nascompile("search", tmp / "build", "--algo", missing[0], "-o", tmp_path / "x", expect=2)
+    assert f"the '{missing[0]}' trainer is not available" in one_error_line(proc)
