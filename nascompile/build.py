@@ -14,18 +14,26 @@ from typing import Mapping
 from . import atomic
 from .backends.tuner_files import nni_hpo_search_space, nni_nas_search_space
 from .compiler import Space
+from .errors import StatsError
 
 FORMAT = 1
 
 
 def summarize(space: Space) -> dict:
-    stats = space.stats()
+    """Statistics of a space. When its decisions interact too much for exact statistics, the
+    counts are None and ``stats_error`` says why; the space itself is still valid."""
+    try:
+        stats = space.stats().to_dict()
+    except StatsError as err:
+        stats = {"decisions": len(space.decisions), "architectures": None,
+                 "log10_architectures": None, "params": None, "flops": None,
+                 "stats_error": err.message}
     return {
         "name": space.name,
         "source": space.doc.file,
         "ir_hash": space.graph.content_hash(),
         "input": list(space.input_shape),
-        **stats.to_dict(),
+        **stats,
         "supernet_params": space.supernet_params(),
     }
 
@@ -66,16 +74,20 @@ def build(space: Space, out_dir=None, arch=None) -> dict:
 
 def format_summary(s: dict) -> str:
     shape = "x".join(map(str, s["input"]))
-    lo_p, hi_p = s["params"]
-    lo_f, hi_f = s["flops"]
     fixed = s.get("fixed")
+    if s.get("architectures") is None:
+        counts = [f"  architectures  not computed: {s.get('stats_error', 'unknown')}"]
+    else:
+        (lo_p, hi_p), (lo_f, hi_f) = s["params"], s["flops"]
+        counts = [
+            f"  architectures  {int(s['architectures']):,} (10^{s['log10_architectures']:.2f})",
+            f"  parameters     {lo_p:,} .. {hi_p:,}",
+            f"  FLOPs (MACs)   {lo_f:,} .. {hi_f:,} for input {shape}"]
     return "\n".join([
         f"{s['name']}  ({s['source']})",
         f"  IR hash        {s['ir_hash']}",
         f"  decisions      {s['decisions']}",
-        f"  architectures  {int(s['architectures']):,} (10^{s['log10_architectures']:.2f})",
-        f"  parameters     {lo_p:,} .. {hi_p:,}",
-        f"  FLOPs (MACs)   {lo_f:,} .. {hi_f:,} for input {shape}",
+        *counts,
         f"  supernet       {s['supernet_params']:,} weights (search = true)",
         *([f"  fixed arch     {fixed['arch']}",
            f"  fixed params   {fixed['params']:,}",

@@ -76,9 +76,10 @@ def all_commands() -> list[Command]:
     from .commands_interop import COMMANDS as INTEROP
     from .commands_search import COMMANDS as SEARCH
     from .commands_trials import COMMANDS as TRIALS
+    from .commands_ui import COMMANDS as UI
 
     commands: dict[str, Command] = {}
-    for command in [*COMMANDS, *FIXED, *INTEROP, *SEARCH, *TRIALS]:
+    for command in [*COMMANDS, *FIXED, *INTEROP, *SEARCH, *TRIALS, *UI]:
         known = commands.setdefault(command.name, command)
         if type(known) is not type(command):  # one class listed twice is one command
             raise ValueError(f"two commands named '{command.name}': {type(known).__name__} "

@@ -81,6 +81,10 @@ class ShapeError(SpaceError):
     """Shapes that do not fit: channels, strides, candidates of one choice, ..."""
 
 
+class StatsError(SpaceError):
+    """A valid space whose decisions interact too much for exact statistics in bounded time."""
+
+
 class ArchError(NasError):
     """A fixed-architecture JSON that does not fit its space."""
 

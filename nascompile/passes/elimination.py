@@ -12,9 +12,9 @@ import itertools
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import SpaceError
+from ..errors import StatsError
 
-MAX_TABLE = 2_000_000
+MAX_TABLE = 500_000  # entries of one table: about a second of Python
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,6 @@ def _check_size(labels, sizes) -> None:
     for l in labels:
         n *= sizes[l]
     if n > MAX_TABLE:
-        raise SpaceError(
+        raise StatsError(
             f"the decisions {', '.join(sorted(labels))} interact in too many ways ({n:,}) for exact "
             "statistics", hint="give shared parts one label, or use fewer interacting choices")

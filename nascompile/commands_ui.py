@@ -1,0 +1,58 @@
+"""``nascompile ui RUN`` (a live page on loopback) and ``nascompile report RUN -o FILE`` (the
+same page as one self-contained HTML file)."""
+from __future__ import annotations
+
+from .cli import Command
+
+
+def _check_run(run: str) -> None:
+    from pathlib import Path
+
+    from .errors import Loc, NasError
+
+    if not Path(run).is_dir():
+        raise NasError("no such run directory", Loc(run), hint="pass the -o folder of 'nascompile search'")
+
+
+class Ui(Command):
+    name = "ui"
+    help = "serve a live page of a search run (loopback by default)"
+
+    def add_arguments(self, parser):
+        parser.add_argument("run", help="run directory (one-shot or multi-trial)")
+        parser.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0: any free port)")
+        parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+
+    def run(self, args):
+        from .ui.server import make_server
+
+        _check_run(args.run)
+        server = make_server(args.run, args.host, args.port)
+        host, port = server.server_address[:2]
+        print(f"serving {args.run} on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+        return 0
+
+
+class Report(Command):
+    name = "report"
+    help = "write the page of a search run as one self-contained HTML file"
+
+    def add_arguments(self, parser):
+        parser.add_argument("run", help="run directory (one-shot or multi-trial)")
+        parser.add_argument("-o", "--output", default="report.html", help="HTML file (default: report.html)")
+
+    def run(self, args):
+        from . import atomic
+        from .ui import collect, render_page
+
+        _check_run(args.run)
+        atomic.write_text(args.output, render_page(collect(args.run)))
+        print(f"wrote {args.output}")
+        return 0
+
+
+COMMANDS: list[Command] = [Ui(), Report()]
