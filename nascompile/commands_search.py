@@ -51,6 +51,19 @@ def _positive(name: str, value, allow_zero: bool = False) -> None:
         raise UsageError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
 
 
+def _add_threads(parser) -> None:
+    parser.add_argument("--threads", type=int, default=1, metavar="N",
+                        help="torch CPU threads (default: 1: the small networks searched on CPU run fastest on "
+                             "one thread, and several threads on a busy machine can be 100x slower)")
+
+
+def _set_threads(n: int) -> None:
+    import torch
+
+    _positive("--threads", n)
+    torch.set_num_threads(n)
+
+
 def _task_functions(task: str):
     """``(loss, metrics)`` of a task: cross-entropy and accuracy, or MSE and ``{"mse": ...}``.
     A network with several outputs (``[logits, aux]``) is judged by its first."""
@@ -133,6 +146,7 @@ class Search(Command):
         parser.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
                             help="also checkpoint every N steps (default: at epoch ends)")
         parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+        _add_threads(parser)
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
     def run(self, args):
@@ -180,6 +194,7 @@ class Search(Command):
         from .data import get_dataset
         from .oneshot import get_trainer
 
+        _set_threads(args.threads)
         algo = record["algo"]
         trainer_cls = get_trainer(algo)            # an unavailable algorithm fails before the slow part
         space = _load_space(record["space"])
@@ -262,6 +277,7 @@ class Retrain(Command):
                             help="override a parameter of the document (on top of the run's overrides)")
         parser.add_argument("-o", "--output", default=None, metavar="DIR", help="output folder (default: RUN/retrain)")
         parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+        _add_threads(parser)
 
     def run(self, args):
         from .compiler import parse_overrides
@@ -309,6 +325,7 @@ def retrain(arch_path: Path, space_record: dict, data: str, seed: int, args, rec
     from .oneshot.base import BatchStream, _bar, seed_everything
     from .passes.freeze import freeze, freeze_arch, frozen_cost
 
+    _set_threads(args.threads)
     space = _load_space(space_record)
     frozen, sample = freeze_arch(space, str(arch_path))
     splits = get_dataset(data, seed=seed, valid_fraction=VALID_FRACTION.get((record or {}).get("algo"), 0.2))

@@ -8,7 +8,9 @@ with the size of the space. Semirings: ``COUNT`` (+, x) and ``MIN`` / ``MAX`` (m
 from __future__ import annotations
 
 import heapq
+import os
 import itertools
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -42,7 +44,11 @@ def table(labels: tuple, sizes: dict, fn) -> dict:
     return {idx: fn(idx) for idx in itertools.product(*(range(sizes[l]) for l in labels))}
 
 
-def reduce(factors: list, sizes: dict, ring: Semiring):
+# seconds for one reduction before exact statistics are given up
+TIME_BUDGET = float(os.environ.get("NASCOMPILE_STATS_SECONDS", "30"))
+
+
+def reduce(factors: list, sizes: dict, ring: Semiring, deadline: float | None = None):
     """Fold ``ring.plus`` over all samples of ``ring.times`` over the factors.
 
     Labels in ``sizes`` that appear in no factor are summed out too (COUNT multiplies by their
@@ -67,6 +73,7 @@ def reduce(factors: list, sizes: dict, ring: Semiring):
             n *= sizes[l]
         return n
 
+    deadline = time.monotonic() + TIME_BUDGET if deadline is None else deadline
     heap = [(cost(v), v) for v in sorted(by_var)]
     heapq.heapify(heap)
     while heap:
@@ -81,6 +88,10 @@ def reduce(factors: list, sizes: dict, ring: Semiring):
         scope = tuple(sorted({l for ls, _ in touching for l in ls} - {var}))
         _check_size(scope + (var,), sizes)
         new = {}
+        if time.monotonic() > deadline:
+            raise StatsError(f"exact statistics did not finish within {TIME_BUDGET:.0f} s: the "
+                             "decisions interact in too many ways",
+                             hint="give shared parts one label, or use fewer interacting choices")
         for idx in itertools.product(*(range(sizes[l]) for l in scope)):
             env = dict(zip(scope, idx))
             acc = None
