@@ -18,7 +18,10 @@ def add_multitrial_arguments(parser) -> None:
                         help="multi-trial: run this command per trial (NASCOMPILE_TRIAL_* environment)")
     parser.add_argument("--trial-timeout", type=float, default=None, metavar="S",
                         help="multi-trial: kill a trial after S seconds (recorded failed)")
-    parser.add_argument("--executor", default="local", choices=("local",), help="multi-trial: where trials run")
+    parser.add_argument("--executor", default="local", choices=("local", "ray"),
+                        help="multi-trial: where trials run (local processes or a Ray cluster)")
+    parser.add_argument("--address", default=None,
+                        help="multi-trial with --executor ray: the cluster's address (default: a local Ray instance)")
     parser.add_argument("--constraint", action="append", default=[], metavar="params<=X",
                         help="multi-trial: reject architectures before training (params/flops <=,<,>=,>)")
     parser.add_argument("--objective", default=None, choices=("params", "flops"),
@@ -34,7 +37,7 @@ def config_from_args(args):
     return MultiTrialConfig(
         space=args.space, run_dir=g("output", "runs/multitrial"), algo=args.algo, trials=g("trials", 10),
         workers=g("workers", 1), trial_epochs=g("trial_epochs", 1), data=g("data", "digits"), seed=g("seed", 0),
-        trial_command=g("trial_command"), executor=g("executor", "local"), resume=bool(g("resume", False)),
+        trial_command=g("trial_command"), executor=g("executor", "local"), address=g("address"), resume=bool(g("resume", False)),
         constraints=list(g("constraint", [])), overrides=list(g("set", [])), trial_timeout=g("trial_timeout"),
         objective=g("objective"), storage=g("storage"), batch_size=g("batch_size", 64), lr=g("lr", 1e-3),
         quiet=bool(g("quiet", False)))

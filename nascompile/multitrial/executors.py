@@ -194,12 +194,14 @@ def user_command(command: str) -> list:
     return shlex.split(command)
 
 
-EXECUTORS = ("local",)
+EXECUTORS = ("local", "ray")
 
 
-def make_executor(name: str, workers: int, timeout: float | None):
+def make_executor(name: str, workers: int, timeout: float | None, address: str | None = None):
     if name == "local":
         return LocalExecutor(workers, timeout)
+    if name == "ray":
+        from .ray_executor import RayExecutor
+        return RayExecutor(workers, timeout, address)
     from ..errors import Loc, NasError
-    raise NasError(f"unknown executor '{name}' (known: {', '.join(EXECUTORS)})", Loc("<multitrial>"),
-                   hint="Ray is not supported in this release; use --executor local")
+    raise NasError(f"unknown executor '{name}' (known: {', '.join(EXECUTORS)})", Loc("<multitrial>"))

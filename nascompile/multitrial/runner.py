@@ -35,6 +35,7 @@ class MultiTrialConfig:
     seed: int = 0
     trial_command: str | None = None
     executor: str = "local"
+    address: str | None = None  # a Ray cluster, with executor "ray"
     resume: bool = False
     constraints: list = field(default_factory=list)   # ["params<=50k", ...]
     overrides: list = field(default_factory=list)     # ["C=16", ...] (--set)
@@ -86,7 +87,7 @@ def run_experiment(cfg: MultiTrialConfig) -> dict:
         space_arg = str(Path(cfg.space).resolve())
         command = worker_command(space_arg, cfg.data, cfg.trial_epochs, cfg.seed, cfg.overrides,
                                  cfg.batch_size, cfg.lr)
-    executor = make_executor(cfg.executor, cfg.workers, cfg.trial_timeout)
+    executor = make_executor(cfg.executor, cfg.workers, cfg.trial_timeout, cfg.address)
     running: dict[int, dict] = {}
     rejected = 0
     exhausted = False
