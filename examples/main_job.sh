@@ -3,7 +3,7 @@
 # statistics and standalone code generation (runs/main_job); then the one-shot pipeline on the
 # 8x8 digits bundled with scikit-learn (runs/main): build the space, search it with ENAS,
 # retrain the found architecture from scratch and report its accuracy on the held-out test split.
-# About a minute on 2 CPU cores (mostly the search).
+# About half a minute on 2 CPU cores (mostly the search).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS

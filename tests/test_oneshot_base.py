@@ -233,6 +233,24 @@ def test_batches_are_a_function_of_seed_epoch_and_index():
     assert sorted(torch.cat([r.batch(0, 1)[1] for r in ranks]).tolist()) == sorted(a.batch(0, 1)[1].tolist())
 
 
+class Pairs(torch.utils.data.Dataset):
+    """A map-style dataset that is not a TensorDataset (collated item by item)."""
+
+    def __len__(self):
+        return 20
+
+    def __getitem__(self, i):
+        return torch.full((2,), float(i)), i
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_map_style_datasets_give_the_same_batches(workers):
+    tensors = BatchStream((torch.arange(20).float().unsqueeze(1).expand(20, 2), torch.arange(20)), 6, seed=2)
+    items = BatchStream(Pairs(), 6, seed=2, workers=workers)
+    for epoch, k in [(0, 0), (0, 1), (0, 3), (1, 2), (0, 2)]:  # in order, then jumping around
+        assert torch.equal(items.batch(epoch, k)[1], tensors.batch(epoch, k)[1])
+
+
 def test_base_refuses_bad_arguments():
     with pytest.raises(Exception, match="checkpoint_every"):
         make("random", checkpoint_every=0)

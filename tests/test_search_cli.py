@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from nascompile.oneshot import TRAINERS
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = ROOT / "examples" / "digits_cnn.yaml"

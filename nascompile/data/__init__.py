@@ -23,7 +23,7 @@ A missing optional package is one DataError line naming the pip command. Registe
 
 >>> splits = get_dataset("digits", seed=0)          # doctest: +SKIP
 >>> splits.input_shape, len(splits.train), len(splits.valid), len(splits.test)   # doctest: +SKIP
-((1, 8, 8), 1149, 288, 360)
+((1, 8, 8), 1151, 287, 359)
 """
 from __future__ import annotations
 

@@ -29,7 +29,6 @@ Example::
 from __future__ import annotations
 
 import json
-import random
 from typing import Callable, Mapping
 
 import torch

@@ -125,12 +125,12 @@ class SposTrainer(RandomTrainer):
                 break
             children = []
             for _ in range(self.num_mutation):
-                child = self._child(lambda: self.mutate(rng.choice(top), rng), seen)
+                child = self._child(lambda top=top: self.mutate(rng.choice(top), rng), seen)
                 if child is not None:
                     seen.add(self.key(child))
                     children.append(child)
             for _ in range(self.num_crossover):
-                child = self._child(lambda: self.crossover(rng.choice(top), rng.choice(top), rng), seen)
+                child = self._child(lambda top=top: self.crossover(rng.choice(top), rng.choice(top), rng), seen)
                 if child is not None:
                     seen.add(self.key(child))
                     children.append(child)
