@@ -29,6 +29,7 @@ from pathlib import Path
 from . import atomic
 from .cli import Command, UsageError
 from .errors import Loc, NasError
+from .multitrial.api import MULTITRIAL_ALGOS, add_multitrial_arguments, run_multitrial
 
 RUN_FORMAT = 1
 ALGOS = ("enas", "spos", "random", "darts", "proxyless", "gdas", "fbnet")
@@ -122,6 +123,14 @@ def _read_run(run: Path) -> dict:
     return record
 
 
+def _multitrial(args) -> bool:
+    """grid, evolution, tpe and ppo are multi-trial; random is one-shot unless --trials or
+    --trial-command asks for trials."""
+    if args.algo not in MULTITRIAL_ALGOS:
+        return False
+    return args.algo not in ALGOS or args.trials is not None or args.trial_command is not None
+
+
 class Search(Command):
     name = "search"
     help = "one-shot search of a space (or build directory) on a dataset; writes a run folder"
@@ -129,7 +138,9 @@ class Search(Command):
     def add_arguments(self, parser):
         parser.add_argument("space", nargs="?", default=None,
                             help="space document or build directory (default: ./build)")
-        parser.add_argument("--algo", choices=ALGOS, default=None, help="search algorithm")
+        parser.add_argument("--algo", choices=ALGOS + MULTITRIAL_ALGOS, default=None,
+                            help="search algorithm: one-shot (" + ", ".join(ALGOS) + ") or multi-trial ("
+                            + ", ".join(MULTITRIAL_ALGOS) + ")")
         parser.add_argument("--data", default=None, metavar="NAME",
                             help="digits, mnist1d, cifar10 or module:function (default: digits)")
         parser.add_argument("--epochs", type=int, default=None, help="epochs of search (default: 10)")
@@ -148,9 +159,13 @@ class Search(Command):
         parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
         _add_threads(parser)
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+        add_multitrial_arguments(parser)
 
     def run(self, args):
         from .compiler import is_build_dir, parse_overrides
+
+        if _multitrial(args):  # each architecture trained as its own trial
+            return run_multitrial(args)
 
         for name in ("epochs", "batch_size", "checkpoint_every"):
             _positive(f"--{name.replace('_', '-')}", getattr(args, name), allow_zero=name == "epochs")

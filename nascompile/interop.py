@@ -548,7 +548,7 @@ def ss_gen(command, output, timeout: float | None = None) -> dict:
     >>> ss_gen("python train.py", "search_space.json")          # doctest: +SKIP
     {'conv1': {'_type': 'layer_choice', '_value': ['conv3x3', 'conv5x5']}, ...}
     """
-    from .nn.trial import SSGEN_OUTPUT  # imports torch: only here
+    from .trial_env import SSGEN_OUTPUT
 
     where = Loc("--trial-command")
     if isinstance(command, str):

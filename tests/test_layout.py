@@ -53,3 +53,15 @@ def test_every_subpackage_is_packaged():
                                           ("templates", "*.j2")])
 def test_data_files_are_found(kind, pattern):
     assert list(data_dir(kind).glob(pattern)), f"no {pattern} in {data_dir(kind)}"
+
+
+def test_building_a_space_does_not_import_torch():
+    # `nascompile build` must stay fast: torch (about a second to import) is for back ends only
+    import subprocess
+    import sys
+    code = ("import sys; from nascompile.cli import main; "
+            f"main(['build', {str(ROOT / 'examples' / 'nb201.yaml')!r}, '--check']); "
+            "print('TORCH', 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "TORCH False" in out.stdout

@@ -44,3 +44,24 @@ def test_exports_top_k(run, tmp_path, capsys):
 def test_not_a_run(tmp_path, capsys):
     assert main(["trials", str(tmp_path)]) == 2
     assert "not a multi-trial run" in capsys.readouterr().err
+
+
+def test_search_dispatches_multitrial_algorithms(tmp_path):
+    # `search --algo tpe` (and `random` with --trials) runs trials; `random` alone is one-shot
+    import subprocess
+    import sys
+    from test_multitrial_executors import SPACE, TRIAL
+    script = tmp_path / "trial.py"
+    script.write_text(TRIAL)
+    run = tmp_path / "run"
+    out = subprocess.run([sys.executable, "-m", "nascompile", "search", SPACE, "--algo", "tpe",
+                          "--trials", "3", "--trial-command", f"{sys.executable} {script}", "-o", str(run)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "3 trials:" in out.stdout
+    assert (run / "trials.db").is_file() and (run / "arch.json").is_file()
+    from nascompile.commands_search import _multitrial
+    import argparse
+    ns = lambda **kw: argparse.Namespace(**{"trials": None, "trial_command": None, **kw})
+    assert _multitrial(ns(algo="grid")) and _multitrial(ns(algo="random", trials=4))
+    assert not _multitrial(ns(algo="random")) and not _multitrial(ns(algo="enas"))

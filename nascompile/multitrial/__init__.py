@@ -9,12 +9,12 @@ Needs the optional extra: ``pip install 'nascompile[multitrial]'`` (optuna, SQLA
 >>> from nascompile.multitrial import MultiTrialConfig, run_experiment   # doctest: +SKIP
 >>> run_experiment(MultiTrialConfig("examples/digits_cnn.yaml", "runs/r1", algo="tpe", trials=8))  # doctest: +SKIP
 """
+from .api import MULTITRIAL_ALGOS, add_multitrial_arguments, run_multitrial
 from .executors import LocalExecutor, TrialJob, TrialOutcome, metric_of
 from .objectives import Constraint, pareto_front, parse_constraint
 from .runner import MultiTrialConfig, run_experiment, summarize
 from .store import Store, StoreError, TrialRecord, arch_key
 from .strategies import STRATEGIES, Strategy, make_strategy, register_strategy
-from .api import MULTITRIAL_ALGOS, add_multitrial_arguments, run_multitrial
 
 __all__ = ["LocalExecutor", "TrialJob", "TrialOutcome", "metric_of", "Constraint", "pareto_front",
            "parse_constraint", "MultiTrialConfig", "run_experiment", "summarize", "Store",

@@ -48,7 +48,11 @@ def run_multitrial(args) -> int:
     from .runner import run_experiment
 
     if getattr(args, "space", None) is None:
-        raise NasError("multi-trial search needs a SPACE (document or build directory)", Loc("<search>"))
+        args.space = "build"  # like one-shot search: the build directory of `nascompile build`
+    from pathlib import Path
+    if not Path(args.space).exists():
+        raise NasError("no such space document or build directory", Loc(str(args.space)),
+                       hint="run 'nascompile build SPACE' first, or pass the document")
     cfg = config_from_args(args)
     summary = run_experiment(cfg)
     print(f"{summary['trials']} trials: {summary['succeeded']} succeeded, {summary['failed']} failed"
@@ -57,8 +61,9 @@ def run_multitrial(args) -> int:
     if best:
         print(f"best: trial {best['id']}  metric {best['metric']:.4f}  params {best['params']:,}  "
               f"FLOPs {best['flops']:,}")
-        from .. import atomic
         from pathlib import Path
+
+        from .. import atomic
         atomic.write_json(Path(cfg.run_dir) / "arch.json", best["arch"])
         print(f"wrote {cfg.run_dir}/arch.json")
     if "pareto" in summary:

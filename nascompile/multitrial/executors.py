@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import atomic
-from ..nn.trial import TRIAL_PARAMETERS, TRIAL_RESULTS
+from ..trial_env import TRIAL_PARAMETERS, TRIAL_RESULTS
 
 
 @dataclass

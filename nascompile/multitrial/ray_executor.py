@@ -12,12 +12,11 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from .. import atomic
 from ..errors import Loc, NasError
-from ..nn.trial import TRIAL_PARAMETERS, TRIAL_RESULTS
+from ..trial_env import TRIAL_PARAMETERS, TRIAL_RESULTS
 from .executors import LocalExecutor, TrialJob, TrialOutcome, _die_with_parent
 
 

@@ -47,7 +47,12 @@ def main(argv=None) -> int:
     from ..backends.tuner_files import decode_tuner_parameters
     from ..compiler import load_any, parse_overrides
     from ..data import get_dataset
-    from ..nn.trial import TRIAL_PARAMETERS, first_choices, report_final_result, report_intermediate_result
+    from ..nn.trial import (
+        TRIAL_PARAMETERS,
+        first_choices,
+        report_final_result,
+        report_intermediate_result,
+    )
     from ..passes.freeze import freeze_arch
 
     args = parse_args(argv)

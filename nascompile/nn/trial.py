@@ -33,12 +33,9 @@ from .. import atomic
 from ..arch import load_arch
 from ..backends.tuner_files import decode_tuner_parameters, nni_nas_search_space
 from ..errors import Loc, NasError
+from ..trial_env import SSGEN_OUTPUT, TRIAL_PARAMETERS, TRIAL_RESULTS  # noqa: F401 (re-exported)
 from .fixed import apply_arch
 from .space import ModelSpace
-
-SSGEN_OUTPUT = "NASCOMPILE_SSGEN_OUTPUT"
-TRIAL_PARAMETERS = "NASCOMPILE_TRIAL_PARAMETERS"
-TRIAL_RESULTS = "NASCOMPILE_TRIAL_RESULTS"
 
 
 def get_and_apply_next_architecture(model: nn.Module) -> nn.Module:

@@ -569,6 +569,9 @@ class OneShotTrainer:
             record = {"kind": "epoch", "epoch": epoch, "global_step": self.global_step, "train": train_means,
                       "valid": valid, "arch": encode_arch(self.export_sample(), self.mutator.decisions),
                       "seconds": round(time.time() - started, 3)}
+            if hasattr(self.mutator, "arch_parameters"):  # DARTS, GDAS, ProxylessNAS, FBNet: for the UI
+                record["arch_probs"] = {label: [round(float(p), 6) for p in probs]
+                                        for label, probs in self.mutator.export_probs().items()}
             self.history.append(record)
             self._log(record)
             self._print(f"{self.algorithm} epoch {epoch + 1}/{self.num_epochs} "
