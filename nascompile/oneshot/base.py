@@ -449,6 +449,18 @@ class OneShotTrainer:
                            Loc("<trainer>"))
         return {k: float(v) for k, v in out.items()}
 
+    def path_step(self, epoch: int, k: int) -> dict:
+        """One weight step of the path the mutator has set now, on training batch ``k``."""
+        x, y = self.train_batch(epoch, k)
+        self.optimizer.zero_grad()
+        out = self.network(x)
+        loss = self.loss(out, y)
+        if loss.requires_grad:  # a path may have no weights at all (identities, pools)
+            loss.backward()
+            self.clip_gradients(self.model.parameters())
+            self.optimizer.step()
+        return {"loss": loss.item(), **self.compute_metrics(out, y)}
+
     def clip_gradients(self, parameters: Iterable[torch.Tensor], max_norm: float | None = None) -> None:
         max_norm = self.grad_clip if max_norm is None else max_norm
         if max_norm:

@@ -273,15 +273,7 @@ class EnasTrainer(OneShotTrainer):
         with torch.no_grad():
             sample = self.controller.sample(self.generator)[0]
         self.mutator.set_sample(sample)
-        x, y = self.train_batch(epoch, k)
-        self.optimizer.zero_grad()
-        out = self.network(x)
-        loss = self.loss(out, y)
-        if loss.requires_grad:  # a path may have no weights at all (identities, pools)
-            loss.backward()
-            self.clip_gradients(self.model.parameters())
-            self.optimizer.step()
-        return {"loss": loss.item(), **self.compute_metrics(out, y)}
+        return self.path_step(epoch, k)
 
     def _ctrl_step(self, epoch: int, k: int) -> dict:
         self.controller.train()

@@ -104,15 +104,7 @@ class RandomTrainer(OneShotTrainer):
     # --- training ---------------------------------------------------------------------------------
     def train_step(self, epoch: int, step: int) -> dict:
         self.mutator.resample()
-        x, y = self.train_batch(epoch, step)
-        self.optimizer.zero_grad()
-        out = self.network(x)
-        loss = self.loss(out, y)
-        if loss.requires_grad:  # a path may have no weights at all (identities, pools)
-            loss.backward()
-            self.clip_gradients(self.model.parameters())
-            self.optimizer.step()
-        return {"loss": loss.item(), **self.compute_metrics(out, y)}
+        return self.path_step(epoch, step)
 
     # --- search -----------------------------------------------------------------------------------
     def key(self, sample: Mapping) -> str:
