@@ -1,12 +1,12 @@
 """The command line, run as users run it: ``python -m nascompile ...`` in a fresh process."""
 import json
-import os
 import py_compile
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import env, nascompile, one_error_line  # noqa: E402
 
 from nascompile.cli import main
 from nascompile.interop import DARTS_V2, canonical_genotype
@@ -20,29 +20,6 @@ TRAIN = "examples/hand_written/train.py"
 NB201_EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 RETRAIN = ["--set", "C=36", "--set", "layers=20"]
 BUILD_FILES = {"space.json", "ir.txt", "summary.json", "decisions.json", "search_space.json", "search_space_hpo.json"}
-
-
-def env():
-    """nascompile importable and ``python`` the interpreter running the tests, as after an install."""
-    e = dict(os.environ)
-    e["PYTHONPATH"] = os.pathsep.join([str(ROOT), e.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    e["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), e.get("PATH", "")])
-    for name in ("NASCOMPILE_SSGEN_OUTPUT", "NASCOMPILE_TRIAL_PARAMETERS", "NASCOMPILE_TRIAL_RESULTS"):
-        e.pop(name, None)
-    return e
-
-
-def nascompile(*args, cwd=ROOT, expect=0):
-    proc = subprocess.run([sys.executable, "-m", "nascompile", *map(str, args)], cwd=cwd, env=env(),
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == expect, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc
-
-
-def one_error_line(proc) -> str:
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

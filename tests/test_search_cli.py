@@ -2,12 +2,10 @@
 import importlib.util
 import json
 import py_compile
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
+from cli_helpers import nascompile, one_error_line  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = ROOT / "examples" / "digits_cnn.yaml"
@@ -15,27 +13,6 @@ DIGITS = ROOT / "examples" / "digits_cnn.yaml"
 FAST = ["--option", "child_steps=3", "--option", "ctrl_steps=1", "--option", "ctrl_steps_aggregate=2"]
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="scikit-learn missing")
-
-
-def env():
-    import os
-
-    e = dict(os.environ)
-    e["PYTHONPATH"] = os.pathsep.join([str(ROOT), e.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return e
-
-
-def nascompile(*args, cwd=ROOT, expect=0):
-    proc = subprocess.run([sys.executable, "-m", "nascompile", *map(str, args)], cwd=cwd, env=env(),
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == expect, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc
-
-
-def one_error_line(proc) -> str:
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
