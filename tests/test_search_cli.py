@@ -5,7 +5,7 @@ import py_compile
 from pathlib import Path
 
 import pytest
-from cli_helpers import nascompile, one_error_line  # noqa: E402
+from cli_helpers import ROOT, env, nascompile, one_error_line  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = ROOT / "examples" / "digits_cnn.yaml"
@@ -104,3 +104,29 @@ def test_unavailable_trainer_is_one_line(searched, monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "the 'fbnet' trainer is not available in this version" in err
     assert not (tmp / "x").exists()
+
+
+def test_a_search_killed_with_sigkill_resumes_to_the_same_architecture(searched, tmp_path):
+    # uninterrupted reference run, then the same run SIGKILLed mid-epoch and resumed
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    build = searched[0] / "build"
+    common = ["--algo", "enas", "--data", "digits", "--epochs", "2", "--seed", "3",
+              "--checkpoint-every", "3", "-q"]
+    nascompile("search", build, *common, "-o", tmp_path / "ref")
+    run = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "nascompile", "search", str(build), *common, "-o", str(run)],
+                            cwd=ROOT, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint, deadline = run / "checkpoints" / "last.pt", time.time() + 120
+    while not checkpoint.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (run / "arch.json").exists()
+    nascompile("search", "--resume", "-o", run, "-q")
+    ref = json.loads((tmp_path / "ref" / "arch.json").read_text())
+    assert json.loads((run / "arch.json").read_text()) == ref
