@@ -45,6 +45,40 @@ def nni_nas_search_space(decisions: Mapping[str, Decision]) -> dict:
     return space
 
 
+def decisions_from_nas_search_space(space: Mapping, source: str = "<search space>") -> dict:
+    """The decisions of an NNI classic NAS search space (what ``ss-gen`` records): the inverse
+    of :func:`nni_nas_search_space` (a ``choice`` becomes a value choice)."""
+    from ..errors import ArchError, Loc
+
+    out = {}
+    for label, entry in space.items():
+        kind = entry.get("_type") if isinstance(entry, Mapping) else None
+        value = entry.get("_value") if isinstance(entry, Mapping) else None
+        try:
+            if kind == "layer_choice":
+                out[label] = Decision(label, "layer", tuple(str(v) for v in value))
+            elif kind == "input_choice":
+                n = value.get("n_chosen")
+                out[label] = Decision(label, "input", tuple(str(v) for v in value["candidates"]),
+                                      None if n is None else int(n))
+            elif kind == "choice":
+                out[label] = Decision(label, "value", tuple(value))
+            else:
+                raise ValueError(f"unknown _type {kind!r}")
+            if not out[label].options:
+                raise ValueError("no candidates")
+        except (TypeError, ValueError, KeyError, AttributeError) as err:
+            raise ArchError(f"'{label}': not an NNI NAS search-space entry ({err})", Loc(source, path=label),
+                            hint='expected {"_type": "layer_choice"|"input_choice"|"choice", "_value": ...}') from None
+    return out
+
+
+def is_nas_search_space(data) -> bool:
+    """Whether parsed JSON looks like an NNI search-space file rather than a space document."""
+    return (isinstance(data, Mapping) and bool(data) and "nascompile" not in data
+            and all(isinstance(v, Mapping) and "_type" in v for v in data.values()))
+
+
 def nni_hpo_search_space(decisions: Mapping[str, Decision]) -> dict:
     """NNI's hyperparameter search space of ``decisions``.
 

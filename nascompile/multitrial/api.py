@@ -59,8 +59,9 @@ def run_multitrial(args) -> int:
           + (f", {summary['rejected']} rejected by constraints" if summary.get("rejected") else ""))
     best = summary["best"]
     if best:
-        print(f"best: trial {best['id']}  metric {best['metric']:.4f}  params {best['params']:,}  "
-              f"FLOPs {best['flops']:,}")
+        num = lambda v: "-" if v is None else f"{v:,}"
+        print(f"best: trial {best['id']}  metric {best['metric']:.4f}  params {num(best['params'])}  "
+              f"FLOPs {num(best['flops'])}")
         from pathlib import Path
 
         from .. import atomic

@@ -49,22 +49,51 @@ class MultiTrialConfig:
     quiet: bool = False
 
 
-def run_experiment(cfg: MultiTrialConfig) -> dict:
+def _space_of(cfg: MultiTrialConfig, constraints):
+    """``(decisions, fingerprint, cost function)`` of a compiled space, or of an NNI search-space
+    file recorded by ``nascompile ss-gen`` from a hand-written model (then no costs)."""
+    import hashlib
+    import json
+
+    from ..backends.tuner_files import decisions_from_nas_search_space, is_nas_search_space
     from ..compiler import load_any, parse_overrides
     from ..passes.freeze import fixed_summary
+
+    path = Path(cfg.space)
+    data = None
+    if path.is_file() and path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            data = None  # not JSON: the space loader says where
+    if is_nas_search_space(data):
+        if not cfg.trial_command:
+            raise NasError("a search-space file has no network to train: give --trial-command",
+                           Loc(str(path)), hint="or pass the space document")
+        if constraints:
+            raise NasError("--constraint needs a compiled space (params and FLOPs come from its IR)",
+                           Loc(str(path)))
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+        return (decisions_from_nas_search_space(data, str(path)), digest,
+                lambda arch: {"params": None, "flops": None})
+    space = load_any(cfg.space, parse_overrides(cfg.overrides) or None)
+    return space.decisions, space.graph.content_hash(), lambda arch: fixed_summary(space, arch)
+
+
+def run_experiment(cfg: MultiTrialConfig) -> dict:
 
     if cfg.trials < 1 or cfg.workers < 1:
         raise NasError("--trials and --workers must be at least 1", Loc("<multitrial>"))
     constraints = [parse_constraint(c) for c in cfg.constraints]
-    space = load_any(cfg.space, parse_overrides(cfg.overrides) or None)
+    decisions, fingerprint, cost_of = _space_of(cfg, constraints)
     run_dir = Path(cfg.run_dir)
     if not cfg.resume and not cfg.storage and Store.exists_in(run_dir):
         raise NasError(f"{run_dir} already holds a multi-trial run", Loc(str(run_dir)),
                        hint="pass --resume to continue it, or choose another output directory")
     store = Store.in_run_dir(run_dir, cfg.storage)
     config = {k: v for k, v in asdict(cfg).items() if k not in ("resume", "quiet")}
-    store.open_experiment(space.graph.content_hash(), cfg.algo, cfg.seed, config, resume=cfg.resume)
-    strategy = make_strategy(cfg.algo, space.decisions, seed=cfg.seed, **cfg.strategy_options)
+    store.open_experiment(fingerprint, cfg.algo, cfg.seed, config, resume=cfg.resume)
+    strategy = make_strategy(cfg.algo, decisions, seed=cfg.seed, **cfg.strategy_options)
     say = (lambda *a: None) if cfg.quiet else (lambda *a: print(*a, flush=True))
 
     requeued = store.requeue_running()
@@ -108,7 +137,7 @@ def run_experiment(cfg: MultiTrialConfig) -> dict:
                     if not asked and not running:
                         exhausted = True
                     for arch in asked:
-                        cost = fixed_summary(space, arch)
+                        cost = cost_of(arch)
                         if not satisfies(cost, constraints):
                             rejected += 1
                             strategy.tell(arch, None)
