@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from .errors import ArchError, Loc, did_you_mean
+from .errors import ArchError, Loc, did_you_mean, read_user_file
 from .ir.graph import Decision
 
 
@@ -29,12 +29,7 @@ def load_arch(source) -> tuple[dict, str]:
     if isinstance(source, Mapping):
         return dict(source), "<arch>"
     path = Path(source)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ArchError("no such file", Loc(str(path)), hint="check the path of the architecture JSON") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ArchError(f"cannot read the architecture: {err}", Loc(str(path))) from None
+    text = read_user_file(path, ArchError, "architecture JSON")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:

@@ -134,3 +134,15 @@ def did_you_mean(name: str, options: Iterable[str]) -> str | None:
     """A hint naming the closest option, or None when nothing is close."""
     close = difflib.get_close_matches(str(name), [str(o) for o in options], n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
+
+
+def read_user_file(path, error: type[NasError], what: str) -> str:
+    """The text of a file the user named; a missing or unreadable one is ``error`` (one line)."""
+    from pathlib import Path
+
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error("no such file", Loc(str(path)), hint=f"check the path of the {what}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise error(f"cannot read the {what}: {err}", Loc(str(path))) from None

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from ..errors import Loc, SpaceError, raise_all
+from ..errors import Loc, SpaceError, raise_all, read_user_file
 from ..resources import data_file
 
 _MAX_NODES = 1_000_000  # guards against alias bombs
@@ -127,14 +127,7 @@ def _short(err) -> str:
 
 
 def load_file(path: str | Path) -> Document:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpaceError("no such file", Loc(str(path)), hint="check the path of the space document") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise SpaceError(f"cannot read the document: {err}", Loc(str(path))) from None
-    return load_text(text, str(path))
+    return load_text(read_user_file(path, SpaceError, "space document"), str(path))
 
 
 class _Marks:

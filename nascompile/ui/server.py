@@ -5,7 +5,6 @@ directory at every request; the compiled space is cached). Binds to loopback by 
 """
 from __future__ import annotations
 
-import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
