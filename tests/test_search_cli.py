@@ -5,7 +5,7 @@ import py_compile
 from pathlib import Path
 
 import pytest
-from cli_helpers import ROOT, env, nascompile, one_error_line  # noqa: E402
+from cli_helpers import env, nascompile, one_error_line  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = ROOT / "examples" / "digits_cnn.yaml"
