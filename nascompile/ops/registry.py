@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
 from ..errors import SpaceError, did_you_mean
-from ..ir.values import apply, is_sym
+from ..ir.values import is_sym
 
 REQUIRED = object()
 
@@ -157,11 +157,3 @@ class StrictCtx:
 
     def require_each(self, value, check, message: str) -> None:
         pass
-
-
-def eq(a, b):
-    return apply("eq", a, b)
-
-
-def ge(a, b):
-    return apply("ge", a, b)
