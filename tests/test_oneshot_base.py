@@ -15,18 +15,10 @@ from nascompile.arch import encode_arch
 from nascompile.errors import CheckpointError
 from nascompile.nn import InputChoice, LayerChoice, apply_fixed_architecture
 from nascompile.oneshot import TRAINERS, Callback, OneShotTrainer, accuracy, get_trainer
-from nascompile.oneshot.base import BatchStream
+from nascompile.train import BatchStream
 
-MINE = ("enas", "random", "spos")
-OTHERS = tuple(n for n in TRAINERS if n not in MINE)
-
-
-def available(name: str) -> bool:
-    return importlib.util.find_spec(TRAINERS[name].partition(":")[0]) is not None
-
-
-ALGOS = [*MINE, *(pytest.param(n, marks=pytest.mark.skipif(not available(n), reason=f"no {n} trainer yet"))
-                  for n in OTHERS)]
+# The conformance suite runs for every registered trainer (a new one is tested by registering it).
+ALGOS = TRAINERS.names()
 
 
 class Toy(nn.Module):
@@ -199,7 +191,7 @@ def test_metrics_jsonl_and_progress_lines(tmp_path, capsys):
     assert "random epoch 2/2 [####################] train loss" in out and "| valid loss" in out
 
 
-@pytest.mark.parametrize("algo", MINE)
+@pytest.mark.parametrize("algo", ALGOS)
 def test_export_writes_flat_arch_json_that_fixes_the_model(algo, tmp_path):
     t = make(algo, epochs=1)
     t.train()
@@ -211,7 +203,7 @@ def test_export_writes_flat_arch_json_that_fixes_the_model(algo, tmp_path):
     assert fixed(torch.randn(4, 6)).shape == (4, 3)
 
 
-@pytest.mark.parametrize("algo", MINE)
+@pytest.mark.parametrize("algo", ALGOS)
 def test_regression_task_with_mse(algo):
     t = make(algo, epochs=2, regression=True)
     first = t.validate()["mse"]

@@ -47,6 +47,15 @@ class ArchWeightMutator(Mutator):
         """One parameter per layer-choice label, in label order of the model."""
         return list(self.alpha.values())
 
+    def state_dict(self) -> dict:
+        return {"gen": self._gen.get_state(), "alpha": {k: v.detach().cpu().clone() for k, v in self.alpha.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._gen.set_state(state["gen"])
+        with torch.no_grad():
+            for k, v in state["alpha"].items():
+                self.alpha[k].copy_(v)
+
     def probs(self, label: str) -> torch.Tensor:
         """softmax(alpha) over the real candidates of layer choice ``label`` (detached)."""
         alpha = self.alpha[label].detach()

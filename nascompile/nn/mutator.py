@@ -2,7 +2,7 @@
 
 A mutator walks ``model.named_modules()``, labels the mutables (see :mod:`.space`), groups
 mutables that share a label into one :class:`~nascompile.ir.graph.Decision` and attaches itself
-to every mutable (a later mutator replaces an earlier one). Three public methods:
+to every mutable (a later mutator replaces an earlier one). The protocol a trainer sees:
 
 ``resample()``      draw an architecture from the mutator's current distribution; the
                     canonical sample (label -> candidate name / tuple of names / value).
@@ -11,6 +11,13 @@ to every mutable (a later mutator replaces an earlier one). Three public methods
                     it is, :func:`~nascompile.arch.encode_arch` makes it JSON.
 ``export_probs()``  ``{label: [p for each option]}``: the probability of each layer/value option,
                     or for an input choice the probability that each candidate is chosen.
+``state_dict()``    everything that decides what the mutator does next (generators, the current
+                    sample, architecture weights), as tensors, numbers, strings, lists and dicts
+                    (a checkpoint holds it; ``torch.load(weights_only=True)`` reads it back);
+``load_state_dict(state)`` restores it, so a resumed search draws what the killed one would have.
+``arch_parameters()`` the trainable architecture weights (empty for sampling mutators).
+``set_sample(sample)`` for mutators whose forward runs exactly one architecture
+                    (``single_path``): make ``sample`` the current one (others refuse).
 
 Mutables call three hooks during ``forward`` (not for users): ``layer_choice_forward(choice,
 args, kwargs)`` and ``input_choice_forward(choice, tensors)`` return ``(outputs to reduce,
@@ -31,13 +38,19 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from ..errors import NasError
 from ..ir.graph import Decision
 from .mutables import InputChoice, LayerChoice, ValueChoice
 from .space import ModelSpace
 
 
 class Mutator:
-    """Base of every mode; subclasses implement the three methods and the three hooks."""
+    """Base of every mode; subclasses implement the protocol above and the three hooks.
+
+    ``single_path`` is True for mutators whose forward runs exactly the architecture of
+    ``export()`` and that take ``set_sample`` (so a trainer can score any architecture)."""
+
+    single_path = False
 
     def __init__(self, model: nn.Module):
         self.model = model
@@ -55,6 +68,18 @@ class Mutator:
 
     def export_probs(self) -> dict[str, list[float]]:
         raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return []
+
+    def set_sample(self, sample) -> dict:
+        raise NasError(f"{type(self).__name__} runs a mixture of architectures, not one: it cannot be set to a sample")
 
     # --- hooks called by the mutables ----------------------------------------------------------
     def layer_choice_forward(self, choice: LayerChoice, args: tuple, kwargs: dict):

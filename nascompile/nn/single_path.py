@@ -18,11 +18,14 @@ import random
 
 import torch.nn as nn
 
+from ..arch import encode_arch
 from .mutator import Mutator, inclusion_probs, pick_inputs, run_chosen
 
 
 class SinglePathMutator(Mutator):
     """Uniform single-path sampling; ``export()`` is the current sample."""
+
+    single_path = True
 
     def __init__(self, model: nn.Module, seed: int = 0):
         super().__init__(model)
@@ -53,6 +56,14 @@ class SinglePathMutator(Mutator):
 
     def export(self) -> dict:
         return dict(self._sample)
+
+    def state_dict(self) -> dict:
+        return {"rng": self._rng.getstate(), "sample": encode_arch(self._sample, self.decisions)}
+
+    def load_state_dict(self, state: dict) -> None:
+        version, internal, gauss = state["rng"]
+        self._rng.setstate((version, tuple(internal), gauss))
+        self.set_sample(state["sample"])
 
     def export_probs(self) -> dict[str, list[float]]:
         return {label: inclusion_probs(d) for label, d in self.decisions.items()}

@@ -50,6 +50,13 @@ class WeightedMutator(ArchWeightMutator):
             raise NasError(f"WeightedMutator: tau must be > 0, got {value!r}", MODEL)
         self._tau = float(value)
 
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "tau": self._tau}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.tau = state["tau"]
+
     def weights(self, label: str) -> torch.Tensor:
         """The weights of one call of layer choice ``label`` (all entries, ``none`` last)."""
         logits = self.alpha[label]

@@ -46,7 +46,7 @@ import torch
 from ..errors import Loc, NasError
 from ..nn.mutables import InputChoice
 from ..nn.weighted import WeightedMutator
-from .base import OneShotTrainer
+from .trainer import OneShotTrainer
 
 __all__ = ["DartsTrainer", "ArchTrainer", "darts_export", "unrolled_arch_grad", "virtual_step", "moved_weights",
            "sgd_hyper"]
@@ -207,7 +207,7 @@ class ArchTrainer(OneShotTrainer):
     ``arch_update(grads)`` applies one step from gradients (averaged over ranks when
     distributed); ``arch_grads(loss)`` differentiates a loss w.r.t. the architecture weights only,
     so the weights' ``.grad`` stay as they are. Other keyword arguments go to
-    :class:`~nascompile.oneshot.base.OneShotTrainer`.
+    :class:`~nascompile.oneshot.trainer.OneShotTrainer`.
     """
 
     def __init__(self, model, loss, metrics, optimizer, num_epochs, dataset_train, dataset_valid, *args,
@@ -264,7 +264,7 @@ class ArchTrainer(OneShotTrainer):
 
 
 class DartsTrainer(ArchTrainer):
-    """DARTS (module docstring). Arguments beyond :class:`~nascompile.oneshot.base.OneShotTrainer`'s:
+    """DARTS (module docstring). Arguments beyond :class:`~nascompile.oneshot.trainer.OneShotTrainer`'s:
 
     arc_learning_rate  Adam's learning rate for alpha (paper: 3e-4)
     arc_weight_decay   Adam's weight decay for alpha (paper: 1e-3); ``arc_betas`` (0.5, 0.999)
@@ -277,6 +277,7 @@ class DartsTrainer(ArchTrainer):
     """
 
     algorithm = "darts"
+    valid_fraction = 0.5  # DARTS holds out half of the training data for the architecture step
 
     def __init__(self, model, loss, metrics, optimizer, num_epochs, dataset_train, dataset_valid, *args,
                  arc_learning_rate: float = 3e-4, arc_weight_decay: float = 1e-3, unrolled: bool = False,

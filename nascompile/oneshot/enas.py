@@ -52,7 +52,8 @@ import torch.nn.functional as F
 from ..errors import Loc, NasError
 from ..ir.graph import Decision
 from ..nn import SinglePathMutator
-from .base import OneShotTrainer, accuracy
+from ..train import accuracy
+from .trainer import OneShotTrainer
 
 __all__ = ["EnasTrainer", "EnasController", "default_reward"]
 
@@ -223,14 +224,17 @@ class EnasTrainer(OneShotTrainer):
     """
 
     algorithm = "enas"
+    # Short runs on small data (the constructor defaults are the paper's): the controller
+    # updates more often and faster.
+    cli_defaults = {"reward_function": None, "ctrl_steps": 5, "ctrl_steps_aggregate": 10, "ctrl_lr": 5e-3,
+                    "baseline_decay": 0.9, "entropy_weight": 1e-3, "skip_weight": 0.1}
 
     def __init__(self, model: nn.Module, loss: Callable, metrics: Callable | None, reward_function: Callable | None,
-                 optimizer, num_epochs: int, dataset_train, dataset_valid, batch_size: int = 64, workers: int = 0,
-                 device=None, log_frequency: int | None = None, callbacks=(), entropy_weight: float = 1e-4,
+                 optimizer, num_epochs: int, dataset_train, dataset_valid, *args, entropy_weight: float = 1e-4,
                  skip_weight: float = 0.8, skip_target: float = 0.4, baseline_decay: float = 0.999,
                  ctrl_lr: float = 3.5e-4, ctrl_steps_aggregate: int = 20, ctrl_steps: int = 50,
                  child_steps: int | None = None, ctrl_kwargs: Mapping | None = None, grad_clip: float | None = 5.0,
-                 seed: int = 0, checkpoint_dir=None, checkpoint_every: int | None = None, **kwargs):
+                 **kwargs):
         for name, value in (("ctrl_steps_aggregate", ctrl_steps_aggregate), ("ctrl_steps", ctrl_steps)):
             if not isinstance(value, int) or value < (1 if name == "ctrl_steps_aggregate" else 0):
                 raise NasError(f"{name} must be a {'positive' if name == 'ctrl_steps_aggregate' else 'non-negative'} "
@@ -244,10 +248,8 @@ class EnasTrainer(OneShotTrainer):
         self.ctrl_steps_aggregate = ctrl_steps_aggregate
         self.ctrl_steps = ctrl_steps
         self.child_steps = child_steps
-        super().__init__(model, loss, metrics, optimizer, num_epochs, dataset_train, dataset_valid,
-                         batch_size=batch_size, workers=workers, device=device, log_frequency=log_frequency,
-                         callbacks=callbacks, seed=seed, checkpoint_dir=checkpoint_dir,
-                         checkpoint_every=checkpoint_every, grad_clip=grad_clip, **kwargs)
+        super().__init__(model, loss, metrics, optimizer, num_epochs, dataset_train, dataset_valid, *args,
+                         grad_clip=grad_clip, **kwargs)
         self.controller = EnasController(self.mutator.decisions, skip_target=skip_target, **dict(ctrl_kwargs or {}))
         self.broadcast_(self.controller.parameters())
         self.ctrl_optim = torch.optim.Adam(self.controller.parameters(), lr=ctrl_lr)

@@ -84,7 +84,7 @@ class RecordingMutator(WeightedMutator):
 
 
 class FBNetTrainer(ArchTrainer):
-    """FBNet (module docstring). Arguments beyond :class:`~nascompile.oneshot.base.OneShotTrainer`'s:
+    """FBNet (module docstring). Arguments beyond :class:`~nascompile.oneshot.trainer.OneShotTrainer`'s:
 
     cost_table         per-op latency (or FLOPs) lookup table: a :class:`CostTable`, a dict, or
                        "flops" / "params" / "latency" (see
@@ -97,6 +97,7 @@ class FBNetTrainer(ArchTrainer):
     """
 
     algorithm = "fbnet"
+    valid_fraction = 0.5
 
     def __init__(self, model, loss, metrics, optimizer, num_epochs, dataset_train, dataset_valid, *args,
                  cost_table=None, tau: float = 5.0, tau_decay: float = 0.956, reg_alpha: float = 0.2,

@@ -42,7 +42,7 @@ def gdas_tau(epoch: int, num_epochs: int, tau_max: float = 10.0, tau_min: float 
 
 
 class GdasTrainer(ArchTrainer):
-    """GDAS (module docstring). Arguments beyond :class:`~nascompile.oneshot.base.OneShotTrainer`'s:
+    """GDAS (module docstring). Arguments beyond :class:`~nascompile.oneshot.trainer.OneShotTrainer`'s:
 
     tau_max, tau_min   the temperature's range (paper: 10 and 0.1), annealed linearly over epochs
     arc_learning_rate  Adam's learning rate for alpha (3e-4); ``arc_weight_decay`` (1e-3)
@@ -50,6 +50,7 @@ class GdasTrainer(ArchTrainer):
     """
 
     algorithm = "gdas"
+    valid_fraction = 0.5
 
     def __init__(self, model, loss, metrics, optimizer, num_epochs, dataset_train, dataset_valid, *args,
                  tau_max: float = 10.0, tau_min: float = 0.1, arc_learning_rate: float = 3e-4,

@@ -295,7 +295,7 @@ def uniform_probs(mutator) -> dict[str, torch.Tensor]:
 
 
 class ProxylessTrainer(ArchTrainer):
-    """ProxylessNAS (module docstring). Arguments beyond :class:`~nascompile.oneshot.base.OneShotTrainer`'s:
+    """ProxylessNAS (module docstring). Arguments beyond :class:`~nascompile.oneshot.trainer.OneShotTrainer`'s:
 
     cost_table         a :class:`CostTable`, a dict, or "flops" / "params" / "latency"
                        (:func:`resolve_cost_table`; default: FLOPs of a compiled supernet,
@@ -309,6 +309,7 @@ class ProxylessTrainer(ArchTrainer):
     """
 
     algorithm = "proxyless"
+    valid_fraction = 0.5
 
     def __init__(self, model, loss, metrics, optimizer, num_epochs, dataset_train, dataset_valid, *args,
                  cost_table=None, loss_type: str = "mul_log", ref_value: float | None = None,

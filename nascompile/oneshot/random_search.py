@@ -37,7 +37,8 @@ import torch.nn as nn
 from ..arch import encode_arch
 from ..errors import Loc, NasError
 from ..nn import SinglePathMutator
-from .base import BatchStream, OneShotTrainer
+from ..train import BatchStream
+from .trainer import OneShotTrainer
 
 __all__ = ["RandomTrainer", "ir_cost_function"]
 
@@ -67,14 +68,13 @@ class RandomTrainer(OneShotTrainer):
     """Uniform single-path supernet training, then the best of ``num_samples`` uniform draws."""
 
     algorithm = "random"
+    cli_defaults = {"num_samples": 30}  # short runs on small data
 
     def __init__(self, model: nn.Module, loss: Callable, metrics: Callable | None, optimizer, num_epochs: int,
-                 dataset_train, dataset_valid, batch_size: int = 64, workers: int = 0, device=None,
-                 log_frequency: int | None = None, callbacks=(), num_samples: int = 100,
-                 max_params: int | None = None, max_flops: int | None = None, cost_function: Callable | None = None,
-                 space=None, rank_metric: str | None = None, rank_mode: str = "max", bn_batches: int = 0,
-                 eval_batches: int | None = None, max_tries: int = 1000, grad_clip: float | None = None,
-                 seed: int = 0, checkpoint_dir=None, checkpoint_every: int | None = None, **kwargs):
+                 dataset_train, dataset_valid, *args, num_samples: int = 100, max_params: int | None = None,
+                 max_flops: int | None = None, cost_function: Callable | None = None, rank_metric: str | None = None,
+                 rank_mode: str = "max", bn_batches: int = 0, eval_batches: int | None = None,
+                 max_tries: int = 1000, **kwargs):
         if rank_mode not in ("max", "min"):
             raise NasError(f"rank_mode is 'max' or 'min', got {rank_mode!r}", Loc("<trainer>"))
         if not isinstance(num_samples, int) or num_samples < 1:
@@ -83,11 +83,8 @@ class RandomTrainer(OneShotTrainer):
         self.max_params, self.max_flops = max_params, max_flops
         self.rank_metric, self.rank_mode = rank_metric, rank_mode
         self.bn_batches, self.eval_batches, self.max_tries = bn_batches, eval_batches, max_tries
-        super().__init__(model, loss, metrics, optimizer, num_epochs, dataset_train, dataset_valid,
-                         batch_size=batch_size, workers=workers, device=device, log_frequency=log_frequency,
-                         callbacks=callbacks, seed=seed, checkpoint_dir=checkpoint_dir,
-                         checkpoint_every=checkpoint_every, grad_clip=grad_clip, **kwargs)
-        self.cost_function = cost_function or ir_cost_function(model, space)
+        super().__init__(model, loss, metrics, optimizer, num_epochs, dataset_train, dataset_valid, *args, **kwargs)
+        self.cost_function = cost_function or ir_cost_function(model, self.space)
         if (max_params is not None or max_flops is not None) and self.cost_function is None:
             raise NasError("a parameter or FLOPs bound needs the cost of each architecture: this model has no "
                            "IR", Loc("<trainer>"), hint="pass space=... or cost_function=sample -> "

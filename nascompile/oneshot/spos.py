@@ -54,14 +54,14 @@ class SposTrainer(RandomTrainer):
     """
 
     algorithm = "spos"
+    # Short runs on small data: a smaller population (the constructor defaults are the paper's).
+    cli_defaults = {"population_size": 20, "num_generations": 5, "topk": 5, "num_mutation": 10,
+                    "num_crossover": 10}
 
     def __init__(self, model: nn.Module, loss: Callable, metrics: Callable | None, optimizer, num_epochs: int,
-                 dataset_train, dataset_valid, batch_size: int = 64, workers: int = 0, device=None,
-                 log_frequency: int | None = None, callbacks=(), population_size: int = 50,
-                 num_generations: int = 20, topk: int = 10, num_mutation: int = 25, num_crossover: int = 25,
-                 mutation_prob: float = 0.1, max_params: int | None = None, max_flops: int | None = None,
-                 cost_function: Callable | None = None, space=None, bn_batches: int = 10, seed: int = 0,
-                 checkpoint_dir=None, checkpoint_every: int | None = None, **kwargs):
+                 dataset_train, dataset_valid, *args, population_size: int = 50, num_generations: int = 20,
+                 topk: int = 10, num_mutation: int = 25, num_crossover: int = 25, mutation_prob: float = 0.1,
+                 bn_batches: int = 10, **kwargs):
         for name, value in (("population_size", population_size), ("topk", topk)):
             if not isinstance(value, int) or value < 1:
                 raise NasError(f"{name} must be a positive int, got {value!r}", Loc("<trainer>"))
@@ -74,11 +74,8 @@ class SposTrainer(RandomTrainer):
         self.population_size, self.num_generations, self.topk = population_size, num_generations, topk
         self.num_mutation, self.num_crossover, self.mutation_prob = num_mutation, num_crossover, mutation_prob
         kwargs.setdefault("num_samples", population_size)
-        super().__init__(model, loss, metrics, optimizer, num_epochs, dataset_train, dataset_valid,
-                         batch_size=batch_size, workers=workers, device=device, log_frequency=log_frequency,
-                         callbacks=callbacks, max_params=max_params, max_flops=max_flops,
-                         cost_function=cost_function, space=space, bn_batches=bn_batches, seed=seed,
-                         checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, **kwargs)
+        super().__init__(model, loss, metrics, optimizer, num_epochs, dataset_train, dataset_valid, *args,
+                         bn_batches=bn_batches, **kwargs)
         self.generations: list[dict] = []  # per generation: best score, top-k scores
 
     def _child(self, make: Callable[[], dict], seen: set) -> dict | None:

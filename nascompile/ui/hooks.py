@@ -1,6 +1,6 @@
 """Record architecture weights per epoch for the page, until the trainer logs them itself.
 
-``ArchProbsLogger`` is a one-shot :class:`~nascompile.oneshot.base.Callback`: after each epoch it
+``ArchProbsLogger`` is a one-shot :class:`~nascompile.oneshot.callbacks.Callback`: after each epoch it
 appends ``{"kind": "arch_probs", "epoch": e, "global_step": g, "arch_probs": {label: [p...]}}``
 (the mutator's ``export_probs()``) to the trainer's ``metrics.jsonl``; a resumed run drops the
 lines after its checkpoint like any step record (``global_step``).
