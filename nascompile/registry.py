@@ -29,6 +29,7 @@ from .errors import Loc, NasError, did_you_mean
 __all__ = ["Registry", "load_target"]
 
 T = TypeVar("T")
+SHOWN = 20  # names listed in an "unknown name" error; more would not fit one line
 
 
 class Registry(Generic[T]):
@@ -59,10 +60,10 @@ class Registry(Generic[T]):
 
     def _add(self, name: str, entry) -> None:
         if not isinstance(name, str) or not name:
-            raise ValueError(f"a {self.kind} needs a non-empty name, got {name!r}")
+            raise ValueError(f"{_article(self.kind)} {self.kind} needs a non-empty name, got {name!r}")
         known = self._entries.get(name)
         if known is not None and not _same(known, entry):
-            raise ValueError(f"a {self.kind} named '{name}' is registered already ({_describe(known)})")
+            raise ValueError(f"{_article(self.kind)} {self.kind} named '{name}' is registered already ({_describe(known)})")
         self._entries[name] = entry
 
     # --- looking up ----------------------------------------------------------------------------
@@ -100,7 +101,8 @@ class Registry(Generic[T]):
 
     def unknown(self, name) -> NasError:
         """The error for a name that is not registered."""
-        known = ", ".join(self._entries) or "none"
+        names = list(self._entries)
+        known = ", ".join(names[:SHOWN]) + (f", ... ({len(names)} in all)" if len(names) > SHOWN else "") or "none"
         loc = Loc(self.loc) if self.loc else None
         return self.error(f"unknown {self.kind} '{name}' (known: {known})", loc,
                           hint=did_you_mean(name, self._entries))
@@ -146,3 +148,7 @@ def _same(a, b) -> bool:
 
 def _describe(entry) -> str:
     return entry if isinstance(entry, str) else (_target_of(entry) or type(entry).__name__)
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"

@@ -10,21 +10,23 @@ import random
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
 
 from nascompile.backends.codegen import Call, generate_source, literal, render
 from nascompile.backends.fixed import build_fixed
-from nascompile.commands_fixed import ExportCode, Fix
+from nascompile.cli.fixed import ExportCode, Fix
 from nascompile.compiler import compile_text, load_space
 from nascompile.errors import ArchError, NasError
 from nascompile.ir.graph import Graph, Node
-from nascompile.ops import get_op, list_ops
+from nascompile.ops import Op, code_form, get_op, list_ops
+from nascompile.ops.conv import Conv
 from nascompile.ops.registry import StrictCtx, bind_args
 from nascompile.passes.freeze import freeze, freeze_arch
 
-from test_freeze import DARTS, MIXED, NB201, darts_arch, random_sample
+from test_freeze import DARTS, MIXED, NB201, ROOT, darts_arch, random_sample
 
 # --- every registered op -----------------------------------------------------------------------
 ACTIVATION = [([(4, 6, 6)], {})]
@@ -119,6 +121,21 @@ def test_every_op_has_a_code_form_equal_to_its_build(name):
             expected, got = ref(*inputs), net(*inputs)
         assert got.shape == expected.shape
         assert torch.allclose(got, expected, atol=1e-6), (name, kwargs)
+
+
+def test_an_op_without_its_own_code_form_is_refused():
+    class NoForm(Op):
+        name = "no_form"
+
+    class OwnBuild(Conv):  # the inherited form would describe Conv's module, not this one
+        def build(self, x, a):
+            return torch.nn.Identity()
+
+    a = bind_args(get_op("conv"), [4], {}, StrictCtx())
+    for op in (NoForm(), OwnBuild()):
+        with pytest.raises(NasError, match="has no code form"):
+            code_form(op, (3, 8, 8), a)
+    assert code_form(type("Plain", (Conv,), {})(), (3, 8, 8), a) == get_op("conv").code((3, 8, 8), a)
 
 
 # --- whole networks ------------------------------------------------------------------------------
@@ -248,6 +265,39 @@ def test_onnx_export(nb201_tiny, tmp_path):
     path = tmp_path / "net.onnx"
     torch.onnx.export(net, (torch.randn(2, 3, 32, 32),), str(path), **how)
     onnx.checker.check_model(onnx.load(str(path)))
+
+
+# --- golden files: the generated text, byte for byte ---------------------------------------------
+GOLDEN = Path(__file__).resolve().parent / "golden"
+UPDATE = os.environ.get("NASCOMPILE_UPDATE_GOLDEN") == "1"
+NB201_MIXED = {"cell/node1/op0": "nor_conv_3x3", "cell/node2/op0": "skip_connect",
+               "cell/node2/op1": "nor_conv_1x1", "cell/node3/op0": "avg_pool_3x3",
+               "cell/node3/op1": "none", "cell/node3/op2": "nor_conv_3x3"}
+FIRST = None  # every decision takes its first value
+# golden name -> (example, params, architecture): together they use every helper class, a 1-d
+# space and an imported nn.Module op.
+GOLDEN_SOURCES = {
+    "darts_v2": ("darts", {}, ROOT / "examples" / "darts_v2.json"),
+    "nb201_mixed": ("nb201", {"C": 4, "cells_per_stage": 1}, NB201_MIXED),
+    "custom_op_se_plain_se": ("custom_op", {}, {"block0/op0": "se", "block1/op0": "plain",
+                                                "block2/op0": "se"}),
+    "proxyless_first": ("proxyless", {}, FIRST),
+    "mnist1d_cnn_first": ("mnist1d_cnn", {}, FIRST),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_SOURCES))
+def test_golden_generated_source(name):
+    example, params, arch = GOLDEN_SOURCES[name]
+    space = load_space(ROOT / "examples" / f"{example}.yaml", params)
+    if arch is FIRST:
+        arch = {label: [v for v in d.domain() if v != ()][0] for label, d in space.decisions.items()}
+    source = generate_source(freeze_arch(space, arch)[0], "Net", space.ops)
+    path = GOLDEN / f"{name}.py.txt"
+    if UPDATE or not path.exists():
+        assert UPDATE, f"missing golden file {path}; run with NASCOMPILE_UPDATE_GOLDEN=1"
+        path.write_text(source)
+    assert source == path.read_text(), f"generated source of {name} changed; review and regenerate"
 
 
 # --- nothing can be injected -------------------------------------------------------------------

@@ -1,4 +1,4 @@
 """The op registry and the built-in ops."""
-from .registry import REGISTRY, Args, Op, Param, REQUIRED, get_op, list_ops, register
+from .registry import OPS, Args, Op, Param, REQUIRED, code_form, get_op, list_ops, register
 
-__all__ = ["REGISTRY", "Args", "Op", "Param", "REQUIRED", "get_op", "list_ops", "register"]
+__all__ = ["OPS", "Args", "Op", "Param", "REQUIRED", "code_form", "get_op", "list_ops", "register"]

@@ -1,6 +1,7 @@
 """Element-wise ops, normalisation, pooling, linear layers and heads."""
 from __future__ import annotations
 
+from .code import bn_call, call, relu_call
 from .registry import Op, Param, REQUIRED, register
 from ..ir.values import apply
 
@@ -16,10 +17,6 @@ def numel(dims):
     return out
 
 
-def _pool_dims(x):
-    return len(x) - 1
-
-
 class _Activation(Op):
     torch_class = ""
     torch_kwargs: dict = {}
@@ -27,6 +24,9 @@ class _Activation(Op):
     def build(self, x, a):
         import torch.nn as nn
         return getattr(nn, self.torch_class)(**self.torch_kwargs)
+
+    def code(self, x, a):
+        return call(f"nn.{self.torch_class}", **self.torch_kwargs)
 
 
 def _activation(name, torch_class, **torch_kwargs):
@@ -71,6 +71,11 @@ class SkipConnect(Op):
         from .registry import Args
         return FactorizedReduce().build(x, Args(out=x[0], affine=a.affine))
 
+    def code(self, x, a):
+        if a.stride == 1:
+            return call("nn.Identity")
+        return call("FactorizedReduce", x[0], x[0], affine=a.affine)
+
 
 @register
 class Zero(Op):
@@ -83,8 +88,11 @@ class Zero(Op):
         return (x[0],) + tuple((s + a.stride - 1) // a.stride for s in x[1:])
 
     def build(self, x, a):
-        from ..backends.torch_layers import Zero as ZeroModule
+        from .layers import Zero as ZeroModule
         return ZeroModule(a.stride)
+
+    def code(self, x, a):
+        return call("Zero", a.stride)
 
 
 @register
@@ -95,6 +103,9 @@ class Dropout(Op):
     def build(self, x, a):
         import torch.nn as nn
         return nn.Dropout(a.p)
+
+    def code(self, x, a):
+        return call("nn.Dropout", a.p)
 
 
 @register
@@ -113,6 +124,9 @@ class BatchNorm(Op):
         cls = {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d}[len(x)]
         return cls(x[0], affine=a.affine)
 
+    def code(self, x, a):
+        return bn_call(x, x[0], a.affine)
+
 
 @register
 class LayerNorm(Op):
@@ -125,6 +139,9 @@ class LayerNorm(Op):
     def build(self, x, a):
         import torch.nn as nn
         return nn.LayerNorm(x[0])
+
+    def code(self, x, a):
+        return call("nn.LayerNorm", x[0])
 
 
 class _Pool(Op):
@@ -155,6 +172,10 @@ class MaxPool(_Pool):
         cls = nn.MaxPool2d if len(x) == 3 else nn.MaxPool1d
         return cls(a.kernel, a.stride, self.pad(a))
 
+    def code(self, x, a):
+        cls = "nn.MaxPool2d" if len(x) == 3 else "nn.MaxPool1d"
+        return call(cls, a.kernel, a.stride, self.pad(a))
+
 
 @register
 class AvgPool(_Pool):
@@ -166,6 +187,10 @@ class AvgPool(_Pool):
         import torch.nn as nn
         cls = nn.AvgPool2d if len(x) == 3 else nn.AvgPool1d
         return cls(a.kernel, a.stride, self.pad(a), count_include_pad=False)
+
+    def code(self, x, a):
+        cls = "nn.AvgPool2d" if len(x) == 3 else "nn.AvgPool1d"
+        return call(cls, a.kernel, a.stride, self.pad(a), count_include_pad=False)
 
 
 @register
@@ -179,8 +204,11 @@ class GlobalAvgPool(Op):
         return (x[0],)
 
     def build(self, x, a):
-        from ..backends.torch_layers import GlobalAvgPool as Module
+        from .layers import GlobalAvgPool as Module
         return Module()
+
+    def code(self, x, a):
+        return call("GlobalAvgPool")
 
 
 @register
@@ -193,6 +221,9 @@ class Flatten(Op):
     def build(self, x, a):
         import torch.nn as nn
         return nn.Flatten()
+
+    def code(self, x, a):
+        return call("nn.Flatten")
 
 
 @register
@@ -213,6 +244,9 @@ class Linear(Op):
     def build(self, x, a):
         import torch.nn as nn
         return nn.Linear(x[0], a.out, bias=a.bias)
+
+    def code(self, x, a):
+        return call("nn.Linear", x[0], a.out, bias=a.bias)
 
 
 @register
@@ -240,3 +274,10 @@ class AuxHead(Op):
             nn.Conv2d(x[0], 128, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(inplace=False),
             nn.Conv2d(128, 768, 2, bias=False), nn.BatchNorm2d(768), nn.ReLU(inplace=False),
             nn.Flatten(), nn.Linear(768, a.classes))
+
+    def code(self, x, a):
+        return call(
+            "nn.Sequential", relu_call(), call("nn.AvgPool2d", 5, stride=3, padding=0, count_include_pad=False),
+            call("nn.Conv2d", x[0], 128, 1, bias=False), call("nn.BatchNorm2d", 128), relu_call(),
+            call("nn.Conv2d", 128, 768, 2, bias=False), call("nn.BatchNorm2d", 768), relu_call(),
+            call("nn.Flatten"), call("nn.Linear", 768, a.classes))

@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 from .basic import numel, spatial_out
+from .code import bn_call, call, conv_call, relu_call, same_padding
 from .registry import Op, Param, REQUIRED, register
 from ..ir.values import apply
-
-
-def _same(kernel, dilation=1):
-    return dilation * (kernel - 1) // 2
 
 
 def _conv_out(x, out, kernel, stride, padding, dilation, ctx, name):
@@ -20,7 +17,7 @@ def _conv_out(x, out, kernel, stride, padding, dilation, ctx, name):
 def _conv_module(x, out, kernel, stride=1, padding=None, dilation=1, groups=1, bias=False):
     import torch.nn as nn
     cls = nn.Conv2d if len(x) == 3 else nn.Conv1d
-    padding = _same(kernel, dilation) if padding is None else padding
+    padding = same_padding(kernel, dilation) if padding is None else padding
     return cls(x[0], out, kernel, stride, padding, dilation=dilation, groups=groups, bias=bias)
 
 
@@ -41,7 +38,7 @@ class Conv(Op):
     ranks = (2, 3)
 
     def pad(self, a):
-        return _same(a.kernel, a.dilation) if a.padding is None else a.padding
+        return same_padding(a.kernel, a.dilation) if a.padding is None else a.padding
 
     def shape(self, x, a, ctx):
         ctx.require(apply("eq", x[0] % a.groups, 0), f"conv: {x[0]} input channels are not divisible by groups={a.groups}")
@@ -55,6 +52,9 @@ class Conv(Op):
     def build(self, x, a):
         return _conv_module(x, a.out, a.kernel, a.stride, self.pad(a), a.dilation, a.groups, a.bias)
 
+    def code(self, x, a):
+        return conv_call(x, x[0], a.out, a.kernel, a.stride, self.pad(a), a.dilation, a.groups, a.bias)
+
 
 @register
 class ReluConvBn(Op):
@@ -66,7 +66,7 @@ class ReluConvBn(Op):
     ranks = (2, 3)
 
     def shape(self, x, a, ctx):
-        return _conv_out(x, a.out, a.kernel, a.stride, _same(a.kernel), 1, ctx, self.name)
+        return _conv_out(x, a.out, a.kernel, a.stride, same_padding(a.kernel), 1, ctx, self.name)
 
     def cost(self, x, out, a):
         weights = a.out * x[0] * a.kernel ** (len(x) - 1)
@@ -76,6 +76,11 @@ class ReluConvBn(Op):
         import torch.nn as nn
         return nn.Sequential(nn.ReLU(inplace=False), _conv_module(x, a.out, a.kernel, a.stride),
                              _bn_module(x, a.out, a.affine))
+
+    def code(self, x, a):
+        return call("nn.Sequential", relu_call(),
+                    conv_call(x, x[0], a.out, a.kernel, a.stride, same_padding(a.kernel)),
+                    bn_call(x, a.out, a.affine))
 
 
 @register
@@ -88,7 +93,7 @@ class SepConv(Op):
     ranks = (2, 3)
 
     def shape(self, x, a, ctx):
-        return _conv_out(x, a.out, a.kernel, a.stride, _same(a.kernel), 1, ctx, self.name)
+        return _conv_out(x, a.out, a.kernel, a.stride, same_padding(a.kernel), 1, ctx, self.name)
 
     def cost(self, x, out, a):
         c, k = x[0], a.kernel ** (len(x) - 1)
@@ -99,12 +104,20 @@ class SepConv(Op):
 
     def build(self, x, a):
         import torch.nn as nn
-        c, p = x[0], _same(a.kernel)
+        c, p = x[0], same_padding(a.kernel)
         return nn.Sequential(
             nn.ReLU(inplace=False), _conv_module(x, c, a.kernel, a.stride, p, groups=c),
             _conv_module(x, c, 1, padding=0), _bn_module(x, c, a.affine),
             nn.ReLU(inplace=False), _conv_module(x, c, a.kernel, 1, p, groups=c),
             _conv_module(x, a.out, 1, padding=0), _bn_module(x, a.out, a.affine))
+
+    def code(self, x, a):
+        c, p = x[0], same_padding(a.kernel)
+        return call("nn.Sequential",
+                    relu_call(), conv_call(x, c, c, a.kernel, a.stride, p, groups=c),
+                    conv_call(x, c, c, 1), bn_call(x, c, a.affine),
+                    relu_call(), conv_call(x, c, c, a.kernel, 1, p, groups=c),
+                    conv_call(x, c, a.out, 1), bn_call(x, a.out, a.affine))
 
 
 @register
@@ -118,8 +131,8 @@ class DilConv(Op):
     ranks = (2, 3)
 
     def shape(self, x, a, ctx):
-        return _conv_out(x, a.out, a.kernel, a.stride, _same(a.kernel, a.dilation), a.dilation,
-                         ctx, self.name)
+        p = same_padding(a.kernel, a.dilation)
+        return _conv_out(x, a.out, a.kernel, a.stride, p, a.dilation, ctx, self.name)
 
     def cost(self, x, out, a):
         c, k = x[0], a.kernel ** (len(x) - 1)
@@ -128,11 +141,17 @@ class DilConv(Op):
 
     def build(self, x, a):
         import torch.nn as nn
-        c = x[0]
+        c, p = x[0], same_padding(a.kernel, a.dilation)
         return nn.Sequential(
             nn.ReLU(inplace=False),
-            _conv_module(x, c, a.kernel, a.stride, _same(a.kernel, a.dilation), a.dilation, groups=c),
+            _conv_module(x, c, a.kernel, a.stride, p, a.dilation, groups=c),
             _conv_module(x, a.out, 1, padding=0), _bn_module(x, a.out, a.affine))
+
+    def code(self, x, a):
+        c, p = x[0], same_padding(a.kernel, a.dilation)
+        return call("nn.Sequential", relu_call(),
+                    conv_call(x, c, c, a.kernel, a.stride, p, a.dilation, groups=c),
+                    conv_call(x, c, a.out, 1), bn_call(x, a.out, a.affine))
 
 
 @register
@@ -154,8 +173,11 @@ class FactorizedReduce(Op):
         return weights + (2 * a["out"] if a["affine"] else 0), weights * numel(out[1:])
 
     def build(self, x, a):
-        from ..backends.torch_layers import FactorizedReduce as Module
+        from .layers import FactorizedReduce as Module
         return Module(x[0], a["out"], a["affine"])
+
+    def code(self, x, a):
+        return call("FactorizedReduce", x[0], a["out"], affine=a["affine"])
 
 
 @register
@@ -183,8 +205,11 @@ class ResnetBlock(Op):
         return params, macs
 
     def build(self, x, a):
-        from ..backends.torch_layers import ResnetBlock as Module
+        from .layers import ResnetBlock as Module
         return Module(x[0], a.out, a.stride)
+
+    def code(self, x, a):
+        return call("ResnetBlock", x[0], a.out, a.stride)
 
 
 @register
@@ -198,7 +223,7 @@ class MbConv(Op):
     ranks = (2, 3)
 
     def shape(self, x, a, ctx):
-        return _conv_out(x, a.out, a.kernel, a.stride, _same(a.kernel), 1, ctx, self.name)
+        return _conv_out(x, a.out, a.kernel, a.stride, same_padding(a.kernel), 1, ctx, self.name)
 
     def cost(self, x, out, a):
         c, mid = x[0], x[0] * a.expand
@@ -210,5 +235,8 @@ class MbConv(Op):
         return params, macs
 
     def build(self, x, a):
-        from ..backends.torch_layers import MbConv as Module
+        from .layers import MbConv as Module
         return Module(x[0], a.out, a.kernel, a.expand, a.stride, len(x) - 1)
+
+    def code(self, x, a):
+        return call("MbConv", x[0], a.out, a.kernel, a.expand, a.stride, len(x) - 1)

@@ -1,6 +1,7 @@
 """Ops joining several tensors: sum, mean and channel concatenation."""
 from __future__ import annotations
 
+from .code import Inline
 from .registry import Op, register
 from ..ir.values import apply
 
@@ -36,8 +37,11 @@ class Add(Op):
         return _same_shapes(xs, ctx, self.name)
 
     def build(self, xs, a):
-        from ..backends.torch_layers import Sum
+        from .layers import Sum
         return Sum()
+
+    def code(self, xs, a):
+        return Inline("", " + ")
 
 
 @register
@@ -51,8 +55,11 @@ class Mean(Op):
         return _same_shapes(xs, ctx, self.name)
 
     def build(self, xs, a):
-        from ..backends.torch_layers import Mean as Module
+        from .layers import Mean as Module
         return Module()
+
+    def code(self, xs, a):
+        return Inline("torch.stack([", ", ", "]).mean(0)")
 
 
 @register
@@ -72,5 +79,8 @@ class Concat(Op):
         return (channels,) + tuple(xs[0][1:])
 
     def build(self, xs, a):
-        from ..backends.torch_layers import Concat as Module
+        from .layers import Concat as Module
         return Module()
+
+    def code(self, xs, a):
+        return Inline("torch.cat([", ", ", "], dim=1)")

@@ -1,4 +1,4 @@
-"""The op registry: every op supplies its signature, shape rule, cost and torch factory.
+"""The op registry: every op supplies its signature, shape rule, cost, torch factory and code form.
 
 An op is a class registered with :func:`register`. Its rules receive input shapes (batch
 dimension excluded; dims are ints or :class:`~nascompile.ir.values.Sym`) and an :class:`Args`
@@ -11,18 +11,22 @@ of validated arguments, so one rule serves a fixed network and a space with valu
         def build(self, x, a):
             import torch.nn as nn
             return nn.ReLU()
+        def code(self, x, a): return call("nn.ReLU")  # ops.code.call
 
 ``cost`` returns ``(parameters, multiply-accumulates)``; we count MACs of convolutions and linear
 layers only, as NAS papers do when they report FLOPs. torch is imported only inside ``build``,
-so compiling a space never pays for it.
+so compiling a space never pays for it. ``code`` is ``build`` written as source, for
+``nascompile export-code`` (:mod:`.code`). The registry is a :class:`~nascompile.registry.Registry`
+(:data:`OPS`) holding one instance per op class; the built-in ops fill it on the first look-up.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
-from ..errors import SpaceError, did_you_mean
+from ..errors import NasError, SpaceError, did_you_mean
 from ..ir.values import is_sym
+from ..registry import Registry
 
 REQUIRED = object()
 
@@ -65,33 +69,51 @@ class Op:
         """The torch module, for concrete shapes and arguments."""
         raise NotImplementedError(f"op {self.name} has no torch factory")
 
+    def code(self, x, a: Args):
+        """``build(x, a)`` as source for a generated model file: a :class:`~.code.Call` (the
+        constructor expression of the module ``build`` returns, naming only ``nn.*`` and
+        :data:`~.code.HELPERS`) or an :class:`~.code.Inline` (an expression of the inputs in
+        ``forward``). Generated files are tested against ``build``, so the two must agree on
+        parameters, ``state_dict`` keys and outputs. An op without one cannot be exported."""
+        raise NasError(f"op '{self.name}' has no code form, so it cannot be exported as source",
+                       hint="export-code supports built-in ops and imported nn.Module classes")
 
-REGISTRY: dict[str, Op] = {}
+
+def code_form(op: Op, x, a: Args):
+    """``op.code(x, a)``; an op whose class overrides ``build`` below the class its ``code``
+    comes from has no code form (the inherited form would write a different module)."""
+    mro = type(op).__mro__
+    build_owner = next(k for k in mro if "build" in vars(k))
+    code_owner = next(k for k in mro if "code" in vars(k))
+    if not issubclass(code_owner, build_owner):
+        return Op.code(op, x, a)  # raises
+    return op.code(x, a)
+
+
+def _import_builtin() -> None:
+    from . import builtin  # noqa: F401  (registers every built-in op)
+
+
+OPS: Registry[Op] = Registry("op", error=SpaceError, populate=_import_builtin)
+"""op name -> the op's one instance."""
 
 
 def register(cls: type[Op]) -> type[Op]:
     """Class decorator adding an op; a second op of the same name is refused."""
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
-    if cls.name in REGISTRY:
-        raise ValueError(f"op '{cls.name}' is already registered")
-    REGISTRY[cls.name] = cls()
+    OPS.register(cls.name, cls())
     return cls
 
 
 def get_op(name: str) -> Op:
-    from . import builtin  # noqa: F401  (fills the registry on first use)
-
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise SpaceError(f"unknown op '{name}'", hint=did_you_mean(name, REGISTRY)) from None
+    """The registered op ``name``; an unknown name is a SpaceError suggesting the closest."""
+    return OPS.get(name)
 
 
 def list_ops(filter: str = "") -> list[str]:
-    from . import builtin  # noqa: F401
-
-    return sorted(n for n in REGISTRY if filter in n)
+    """The names of the registered ops containing ``filter``, sorted."""
+    return sorted(OPS.names(filter))
 
 
 _KIND_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {

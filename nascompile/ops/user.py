@@ -3,14 +3,18 @@
 The attribute is either an :class:`~nascompile.ops.Op` subclass (full control: its own shape
 rule, cost and factory) or an ``nn.Module`` class constructed as ``MyBlock(in_channels, *args,
 **kwargs)``. For a module class, shape and parameter count come from building it on torch's
-``meta`` device (no memory, no data); its arguments must then be constants.
+``meta`` device (no memory, no data); its arguments must then be constants. Its code form is
+that same call, and a generated file imports the class by name (:meth:`ModuleOp.import_path`).
 """
 from __future__ import annotations
 
+import importlib
 import inspect
+import keyword
 
-from ..errors import SpaceError
+from ..errors import NasError, SpaceError
 from ..ir.values import is_sym
+from .code import Call
 from .registry import Args, Op, Param
 
 
@@ -69,3 +73,26 @@ class ModuleOp(Op):
 
     def build(self, x, a):
         return self._construct(x, Args(a))
+
+    def code(self, x, a):
+        """``Class(in_channels, *args, **kwargs)``; a generated file may import the class under
+        another name and then writes that name instead."""
+        return Call(self.import_path()[1], (x[0],) + tuple(a["args"]), tuple(a["kwargs"]))
+
+    def import_path(self) -> tuple[str, str]:
+        """``(module, class name)`` that generated code imports the class from; a class that
+        cannot be imported by name (defined in ``__main__`` or inside a function) is a NasError."""
+        cls = self.cls
+        module, name = getattr(cls, "__module__", ""), getattr(cls, "__qualname__", "")
+        parts = module.split(".")
+        ok = module != "__main__" and all(p.isidentifier() and not keyword.iskeyword(p) for p in parts)
+        ok = ok and name.isidentifier() and not keyword.iskeyword(name)
+        if ok:
+            try:
+                ok = getattr(importlib.import_module(module), name, None) is cls
+            except ImportError:
+                ok = False
+        if not ok:
+            raise NasError(f"the imported op '{self.name}' ({module}.{name}) cannot be imported by name "
+                           "from generated code", hint="define it at the top level of an importable module")
+        return module, name

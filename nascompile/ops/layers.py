@@ -1,4 +1,9 @@
-"""The torch modules behind ops that torch.nn does not have as one class."""
+"""The torch modules behind ops that torch.nn does not have as one class.
+
+Ops import this module inside ``build`` (it imports torch; compiling a space must not). Generated
+model files embed the source of the classes their code forms name (``Zero``, ``MbConv``, ...),
+so a class here must be self-contained: it may use only ``torch`` and ``nn``.
+"""
 from __future__ import annotations
 
 import torch
