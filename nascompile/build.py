@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from . import atomic
-from .backends.tuner_files import nni_hpo_search_space, nni_nas_search_space
+from .backends.tuner_files import tuner_files
 from .compiler import Space
 from .errors import StatsError
 
@@ -59,15 +59,14 @@ def build(space: Space, out_dir=None, arch=None) -> dict:
         summary["fixed"] = {"arch": source, **fixed_summary(space, arch)}
     if out_dir is None:
         return summary
-    tuner_files = {"search_space.json": nni_nas_search_space(space.decisions),
-                   "search_space_hpo.json": nni_hpo_search_space(space.decisions)}
+    files = tuner_files(space.decisions)
     with atomic.directory(out_dir) as tmp:
         atomic.write_json(tmp / "space.json", {"format": FORMAT, "source": _absolute(space.doc.file),
                                                "overrides": space.overrides, "document": space.doc.data})
         atomic.write_text(tmp / "ir.txt", space.graph.dump())
         atomic.write_json(tmp / "summary.json", summary)
         atomic.write_json(tmp / "decisions.json", decisions_table(space))
-        for name, data in tuner_files.items():
+        for name, data in files.items():
             atomic.write_json(tmp / name, data)
     return summary
 

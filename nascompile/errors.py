@@ -77,10 +77,6 @@ class SpaceError(NasError):
     """A mistake in a space document: syntax, schema, names, types, shapes."""
 
 
-class ShapeError(SpaceError):
-    """Shapes that do not fit: channels, strides, candidates of one choice, ..."""
-
-
 class StatsError(SpaceError):
     """A valid space whose decisions interact too much for exact statistics in bounded time."""
 

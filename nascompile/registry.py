@@ -59,6 +59,7 @@ class Registry(Generic[T]):
         return entry
 
     def _add(self, name: str, entry) -> None:
+        self._ready()  # the built-ins first, so that a plugin cannot take a built-in's name
         if not isinstance(name, str) or not name:
             raise ValueError(f"{_article(self.kind)} {self.kind} needs a non-empty name, got {name!r}")
         known = self._entries.get(name)

@@ -1,5 +1,6 @@
 """Multi-trial mode: ss-gen, tuner parameters, standalone mode, result reporting."""
 import json
+import logging
 
 import pytest
 import torch
@@ -29,6 +30,19 @@ def env(monkeypatch):
     for name in (SSGEN_OUTPUT, TRIAL_PARAMETERS, TRIAL_RESULTS):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
+
+
+@pytest.fixture
+def notes():
+    """The records the trial module logs. The handler sits on its own logger: pytest's capture is
+    on the root logger, which a configured ``nascompile`` logger need not propagate to."""
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("nascompile.nn.trial")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
 
 
 def test_ss_gen_writes_the_nas_search_space_and_exits(env, tmp_path):
@@ -78,10 +92,10 @@ def test_bad_tuner_parameters_name_the_file(env, tmp_path):
         get_and_apply_next_architecture(Net())
 
 
-def test_standalone_mode_takes_the_first_candidates(env, capsys):
+def test_standalone_mode_takes_the_first_candidates(env, capsys, notes):
     model = get_and_apply_next_architecture(Net())
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 1 and "standalone mode" in lines[0]
+    assert capsys.readouterr().out == ""  # library code does not print
+    assert len(notes) == 1 and notes[0].levelno == logging.WARNING and "standalone mode" in notes[0].getMessage()
     assert isinstance(model.op, nn.Linear)
     assert isinstance(model.mix, ChosenInputs) and model.mix.indices == [0, 1]
     assert model.any.indices == [0, 1] and model.width.value == 8  # any number: all of them
@@ -104,9 +118,10 @@ def test_results_are_appended_as_json_lines(env, tmp_path):
     assert len(path.read_text().splitlines()) == 3
 
 
-def test_results_are_printed_in_standalone_mode(env, capsys):
+def test_results_are_logged_in_standalone_mode(env, capsys, notes):
     report_intermediate_result(torch.tensor(0.25))
     report_final_result(0.5)
-    lines = capsys.readouterr().out.splitlines()
-    assert lines == [line for line in lines if "standalone" in line] and len(lines) == 2
+    assert capsys.readouterr().out == ""
+    lines = [r.getMessage() for r in notes if r.levelno == logging.WARNING]
+    assert lines == [line for line in lines if "standalone" in line] and len(lines) == len(notes) == 2
     assert "intermediate result 0.25" in lines[0] and "final result 0.5" in lines[1]

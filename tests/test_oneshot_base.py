@@ -3,7 +3,6 @@
 The conformance tests run over every trainer of the registry whose module exists, on a tiny
 hand-written model, so a new trainer is checked by adding it to the registry.
 """
-import importlib.util
 import json
 import os
 
@@ -12,7 +11,7 @@ import torch
 import torch.nn as nn
 
 from nascompile.arch import encode_arch
-from nascompile.errors import CheckpointError
+from nascompile.errors import CheckpointError, NasError
 from nascompile.nn import InputChoice, LayerChoice, apply_fixed_architecture
 from nascompile.oneshot import TRAINERS, Callback, OneShotTrainer, accuracy, get_trainer
 from nascompile.train import BatchStream
@@ -287,3 +286,24 @@ def test_distributed_ranks_agree(tmp_path):
     assert r0["weights"].keys() == r1["weights"].keys()
     for k in r0["weights"]:
         assert torch.allclose(torch.tensor(r0["weights"][k]), torch.tensor(r1["weights"][k]), atol=1e-5), k
+
+
+def test_trainer_classes_import_by_name_from_the_package():
+    import nascompile.oneshot as oneshot
+
+    for name in ("DartsTrainer", "EnasTrainer", "SposTrainer", "ProxylessTrainer", "GdasTrainer", "FBNetTrainer",
+                 "RandomTrainer"):
+        cls = getattr(oneshot, name)
+        assert cls.__name__ == name and issubclass(cls, OneShotTrainer)
+        assert TRAINERS.get(cls.algorithm) is cls
+    with pytest.raises(AttributeError):
+        oneshot.NoSuchTrainer
+
+
+def test_registry_refuses_a_second_trainer_of_one_name_and_suggests_close_names():
+    from nascompile.oneshot import register_trainer
+
+    with pytest.raises(ValueError, match="named 'darts' is registered already"):
+        register_trainer("darts", "somewhere.else:Other")
+    with pytest.raises(NasError, match="unknown search algorithm 'dartz'.*did you mean 'darts'"):
+        get_trainer("dartz")

@@ -6,10 +6,10 @@ import random
 import pytest
 
 from nascompile.arch import encode_arch, normalize_arch
-from nascompile.backends.tuner_files import (MAX_COMBINATIONS, decode_tuner_parameters, nni_hpo_search_space,
-                                             nni_nas_search_space)
 from nascompile.errors import ArchError, NasError
 from nascompile.ir.graph import Decision
+from nascompile.tuner_format import (MAX_COMBINATIONS, decode_tuner_parameters, nni_hpo_search_space,
+                                     nni_nas_search_space)
 
 
 def decisions(*ds):
@@ -200,7 +200,7 @@ def test_switch_errors():
 def test_docstring_examples_run():
     import doctest
 
-    from nascompile.backends import tuner_files
+    from nascompile import tuner_format
 
-    result = doctest.testmod(tuner_files)
+    result = doctest.testmod(tuner_format)
     assert result.failed == 0 and result.attempted == 3

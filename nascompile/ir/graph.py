@@ -29,7 +29,6 @@ from ..errors import Loc, SpaceError
 from .values import labels_of
 
 NODE_KINDS = ("input", "call", "cell", "layer_choice", "input_choice", "repeat", "output")
-DECISION_KINDS = ("layer", "input", "value", "depth")
 
 
 @dataclass(frozen=True)

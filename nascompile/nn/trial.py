@@ -10,7 +10,11 @@ The environment says what the script is run for:
 neither                                  standalone mode: the first candidate(s) of every choice.
 
 ``NASCOMPILE_TRIAL_RESULTS=<file>`` makes :func:`report_intermediate_result` and
-:func:`report_final_result` append one JSON line each; without it they print.
+:func:`report_final_result` append one JSON line each; without it they log the result.
+
+Notes go to the ``nascompile.nn.trial`` logger, never to stdout (the script's output is its
+own). The standalone-mode notes are warnings, so a script that configures no logging still
+shows them on stderr (Python's last-resort handler); "wrote the search space" is info.
 
 Example::
 
@@ -23,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 
@@ -31,11 +36,13 @@ import torch.nn as nn
 
 from .. import atomic
 from ..arch import load_arch
-from ..backends.tuner_files import decode_tuner_parameters, nni_nas_search_space
 from ..errors import Loc, NasError
 from ..trial_env import SSGEN_OUTPUT, TRIAL_PARAMETERS, TRIAL_RESULTS  # noqa: F401 (re-exported)
+from ..tuner_format import decode_tuner_parameters, nni_nas_search_space
 from .fixed import apply_arch
 from .space import ModelSpace
+
+log = logging.getLogger(__name__)
 
 
 def get_and_apply_next_architecture(model: nn.Module) -> nn.Module:
@@ -48,14 +55,14 @@ def get_and_apply_next_architecture(model: nn.Module) -> nn.Module:
     output = os.environ.get(SSGEN_OUTPUT)
     if output:
         atomic.write_json(output, nni_nas_search_space(space.decisions))
-        print(f"nascompile: wrote the search space of {len(space.decisions)} choices to {output}")
+        log.info("nascompile: wrote the search space of %d choices to %s", len(space.decisions), output)
         raise SystemExit(0)
     path = os.environ.get(TRIAL_PARAMETERS)
     if path:
         params, source = load_arch(path)
         return apply_arch(model, decode_tuner_parameters(params, space.decisions, source), source, space)
-    print(f"nascompile: standalone mode ({TRIAL_PARAMETERS} is not set): "
-          f"the first candidate(s) of each of {len(space.decisions)} choices")
+    log.warning("nascompile: standalone mode (%s is not set): the first candidate(s) of each of %d choices",
+                TRIAL_PARAMETERS, len(space.decisions))
     return apply_arch(model, first_choices(space.decisions), "<standalone>", space)
 
 
@@ -85,7 +92,7 @@ def _report(kind: str, value) -> None:
     value = _plain(value)
     path = os.environ.get(TRIAL_RESULTS)
     if not path:
-        print(f"nascompile: standalone mode: {kind} result {value!r} ({TRIAL_RESULTS} is not set)")
+        log.warning("nascompile: standalone mode: %s result %r (%s is not set)", kind, value, TRIAL_RESULTS)
         return
     try:
         line = json.dumps({"type": kind, "value": value, "time": time.time()})

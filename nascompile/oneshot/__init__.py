@@ -6,8 +6,7 @@ Every trainer subclasses :class:`~.trainer.OneShotTrainer` (arguments of NNI's q
 under its algorithm name in :data:`TRAINERS`, imported on first use (``nascompile search
 --algo NAME`` lists and takes what is registered)::
 
-    from nascompile.oneshot import get_trainer
-    EnasTrainer = get_trainer("enas")
+    from nascompile.oneshot import EnasTrainer       # or: get_trainer("enas")
     trainer = EnasTrainer(model, loss=..., metrics=..., reward_function=None, optimizer=...,
                           num_epochs=10, dataset_train=train, dataset_valid=valid, batch_size=128)
     trainer.train()
@@ -24,7 +23,9 @@ from ..train import accuracy
 from .callbacks import Callback
 from .trainer import OneShotTrainer
 
-__all__ = ["OneShotTrainer", "Callback", "accuracy", "TRAINERS", "get_trainer", "register_trainer", "algorithms"]
+__all__ = ["OneShotTrainer", "Callback", "accuracy", "TRAINERS", "get_trainer", "register_trainer", "algorithms",
+           "EnasTrainer", "SposTrainer", "RandomTrainer", "DartsTrainer", "GdasTrainer", "ProxylessTrainer",
+           "FBNetTrainer"]
 
 TRAINERS: Registry[type] = Registry("search algorithm", NasError, loc="<algo>")
 for _name, _target in {
@@ -53,3 +54,16 @@ def register_trainer(name: str, target: str | type | None = None):
 def get_trainer(name: str) -> type:
     """The trainer class of algorithm ``name``; one NasError when it is unknown."""
     return TRAINERS.get(name)
+
+
+# class name -> algorithm, for ``from nascompile.oneshot import DartsTrainer``
+_CLASSES = {"EnasTrainer": "enas", "SposTrainer": "spos", "RandomTrainer": "random", "DartsTrainer": "darts",
+            "GdasTrainer": "gdas", "ProxylessTrainer": "proxyless", "FBNetTrainer": "fbnet"}
+
+
+def __getattr__(name: str):
+    """The built-in trainer classes by name (``from nascompile.oneshot import DartsTrainer``),
+    imported on first use: importing this package stays cheap."""
+    if name in _CLASSES:
+        return TRAINERS.get(_CLASSES[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

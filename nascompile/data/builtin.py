@@ -1,0 +1,161 @@
+"""The built-in datasets: ``digits``, ``mnist1d`` and ``cifar10`` (see :mod:`nascompile.data`).
+
+Each is ``fn(seed, root) -> (train, test)`` of ``(inputs, targets)`` pairs; :func:`get_dataset`
+carves the validation split. Nothing is ever downloaded.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import DataError, Loc
+from .registry import register_dataset
+from .splits import seeded_generator, stratified
+
+TEST_FRACTION = 0.2
+
+
+def _need(package: str, pip_name: str, dataset: str):
+    try:
+        return importlib.import_module(package)
+    except ImportError:
+        raise DataError(f"the '{dataset}' dataset needs the {pip_name} package, which is not installed",
+                        Loc(f"<data:{dataset}>"),
+                        hint=f"pip install {pip_name}  (or: pip install 'nascompile[data]')") from None
+
+
+@register_dataset("digits")
+def _digits(seed: int = 0, root=None):
+    datasets = _need("sklearn.datasets", "scikit-learn", "digits")
+    bunch = datasets.load_digits()
+    x = torch.tensor(bunch.data, dtype=torch.float32).reshape(-1, 1, 8, 8) / 16.0
+    y = torch.tensor(bunch.target, dtype=torch.long)
+    rest, held = stratified(y, TEST_FRACTION, seeded_generator(seed, 1))
+    return (x[rest], y[rest]), (x[held], y[held])
+
+
+@register_dataset("mnist1d")
+def _mnist1d(seed: int = 0, root=None):
+    _need("mnist1d", "mnist1d", "mnist1d")
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.seed = int(seed)
+    data = make_dataset(args)  # generated here; never the package's download
+    x = torch.tensor(data["x"], dtype=torch.float32).unsqueeze(1)
+    xt = torch.tensor(data["x_test"], dtype=torch.float32).unsqueeze(1)
+    return (x, torch.tensor(data["y"], dtype=torch.long)), (xt, torch.tensor(data["y_test"], dtype=torch.long))
+
+
+CIFAR_FOLDER = "cifar-10-batches-py"
+CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR_MEAN = (0.49139968, 0.48215827, 0.44653124)
+CIFAR_STD = (0.24703233, 0.24348505, 0.26158768)
+
+
+def cifar_candidates(root=None) -> list[Path]:
+    """Where ``cifar10`` looks for ``cifar-10-batches-py/``, in order."""
+    roots = [Path(root)] if root is not None else []
+    if os.environ.get("NASCOMPILE_DATA"):
+        roots.append(Path(os.environ["NASCOMPILE_DATA"]))
+    roots.append(Path("data"))
+    out = []
+    for r in roots:
+        out.append(r if r.name == CIFAR_FOLDER else r / CIFAR_FOLDER)
+    return out
+
+
+@register_dataset("cifar10")
+def _cifar10(seed: int = 0, root=None):
+    places = cifar_candidates(root)
+    folder = next((p for p in places if (p / "data_batch_1").is_file()), None)
+    if folder is None:
+        looked = ", ".join(str(p.resolve()) for p in places)
+        raise DataError(f"CIFAR-10 not found: no {CIFAR_FOLDER}/ with data_batch_1..5 and test_batch "
+                        f"(looked in {looked})", Loc("<data:cifar10>"),
+                        hint=f"download {CIFAR_URL} yourself and extract it into ./data (or set "
+                             f"NASCOMPILE_DATA to the folder holding {CIFAR_FOLDER}/); nascompile never downloads")
+
+    def read(file: str):
+        path = folder / file
+        try:
+            with open(path, "rb") as f:
+                entry = pickle.load(f, encoding="bytes")  # the dataset's own format
+            x = np.asarray(entry[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+            y = np.asarray(entry[b"labels"], dtype=np.int64)
+        except (OSError, pickle.UnpicklingError, KeyError, ValueError, EOFError) as err:
+            raise DataError(f"cannot read CIFAR-10 batch: {type(err).__name__}: {err}", Loc(str(path)),
+                            hint="extract the archive again") from None
+        return x, y
+
+    parts = [read(f"data_batch_{i}") for i in range(1, 6)]
+    xs, ys = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    xt, yt = read("test_batch")
+    mean = torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
+
+    def norm(x):
+        return (torch.from_numpy(x).float() / 255.0 - mean) / std
+
+    return (norm(xs), torch.from_numpy(ys)), (norm(xt), torch.from_numpy(yt))
+
+
+# --- user datasets -------------------------------------------------------------------------------
+def _user_dataset(spec: str, seed: int, valid_fraction: float) -> Splits:
+    module_name, _, fn_name = spec.rpartition(":")
+    source = f"<data:{spec}>"
+    if not module_name or not fn_name.isidentifier():
+        raise DataError(f"a user dataset is 'module:function', got '{spec}'", Loc(source))
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            if not path.is_file():
+                raise DataError("no such file", Loc(str(path)), hint="check the path of the dataset module")
+            module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+        else:
+            added = os.getcwd() not in sys.path
+            if added:
+                sys.path.insert(0, os.getcwd())
+            try:
+                module = importlib.import_module(module_name)
+            finally:
+                if added:
+                    sys.path.remove(os.getcwd())
+    except DataError:
+        raise
+    except ModuleNotFoundError as err:
+        raise DataError(f"cannot import '{module_name}': {err}", Loc(source),
+                        hint="run from the folder that holds it, or install it") from None
+    except Exception as err:
+        raise DataError(f"importing '{module_name}' failed: {type(err).__name__}: {err}", Loc(source)) from None
+    fn = getattr(module, fn_name, None)
+    if not callable(fn):
+        raise DataError(f"'{module_name}' has no function '{fn_name}'", Loc(source),
+                        hint=did_you_mean(fn_name, [n for n in dir(module) if not n.startswith("_")]))
+    try:
+        takes_seed = "seed" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        takes_seed = False
+    try:
+        out = fn(seed=seed) if takes_seed else fn()
+    except Exception as err:
+        raise DataError(f"{spec} failed: {type(err).__name__}: {err}", Loc(source)) from None
+    if isinstance(out, dict):
+        missing = [k for k in ("train", "test") if k not in out]
+        if missing:
+            raise DataError(f"{spec} returned a dict without {', '.join(missing)}", Loc(source),
+                            hint="return {'train': ..., 'valid': ... (optional), 'test': ...}")
+        train, valid, test = out["train"], out.get("valid"), out["test"]
+    elif isinstance(out, (tuple, list)) and len(out) in (2, 3):
+        train, valid, test = (out[0], None, out[1]) if len(out) == 2 else out
+    else:
+        raise DataError(f"{spec} returns (train, valid, test), (train, test) or a dict of them, "
+                        f"got {type(out).__name__}", Loc(source))
+    return make_splits(spec, train, valid, test, seed, valid_fraction, source)
