@@ -1,5 +1,8 @@
-"""Test-wide settings."""
+"""Test-wide settings and fixtures. What several test files share but is no fixture lives in
+``tests/helpers/`` (``from helpers.spaces import DARTS``): test files never import each other."""
 import os
+
+import pytest
 
 # One intra-op thread: CI has 2 cores and runs test processes side by side; torch's default
 # thread pool oversubscribes them (a small step can take 100x longer under load).
@@ -11,3 +14,17 @@ except ImportError:  # the compiler's tests do not need torch
     torch = None
 if torch is not None:
     torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Every test runs on one intra-op thread, and a test that changes it (``--threads N`` of an
+    in-process command) does not leave it changed: these models are tiny, one thread is faster,
+    and far faster on a busy machine (two spinning threads per process)."""
+    if torch is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

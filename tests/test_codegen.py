@@ -26,7 +26,7 @@ from nascompile.ops.conv import Conv
 from nascompile.ops.registry import StrictCtx, bind_args
 from nascompile.passes.freeze import freeze, freeze_arch
 
-from test_freeze import DARTS, MIXED, NB201, ROOT, darts_arch, random_sample
+from helpers.spaces import DARTS, MIXED, NB201, ROOT, darts_arch, random_sample
 
 # --- every registered op -----------------------------------------------------------------------
 ACTIVATION = [([(4, 6, 6)], {})]

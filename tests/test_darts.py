@@ -10,15 +10,7 @@ from torch.func import functional_call
 from nascompile.nn import InputChoice, LayerChoice, WeightedMutator
 from nascompile.oneshot.darts import moved_weights, sgd_hyper, unrolled_arch_grad, virtual_step
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These models are tiny: one intra-op thread is faster, and far faster on a busy machine
-    (two spinning threads per process). test_gdas, test_proxyless and test_fbnet import it."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from helpers.trainers import check_export_and_resume, make_trainer
 
 
 class Smooth(nn.Module):
@@ -145,87 +137,6 @@ def test_moved_weights_restores_buffers_on_error():
             assert torch.all(w == 7.0)
             raise RuntimeError("boom")
     assert torch.all(w == 1.0) and torch.all(bn.running_mean == 0.0)
-
-
-# --- shared by the trainer tests (test_gdas, test_proxyless, test_fbnet import these) ---------------
-class TinyNet(nn.Module):
-    """Two layer choices and an input choice between their outputs; a few hundred weights."""
-
-    def __init__(self, dim=6, classes=3):
-        super().__init__()
-        self.stem = nn.Linear(dim, 8)
-        self.op1 = LayerChoice({"small": nn.Linear(8, 8), "big": nn.Sequential(nn.Linear(8, 16), nn.ReLU(),
-                                                                                   nn.Linear(16, 8))})
-        self.op2 = LayerChoice({"small": nn.Linear(8, 8), "tanh": nn.Sequential(nn.Linear(8, 8), nn.Tanh())})
-        self.pick = InputChoice(choose_from=["op1", "op2"], n_chosen=1)
-        self.fc = nn.Linear(8, classes)
-
-    def forward(self, x):
-        h = torch.relu(self.stem(x))
-        return self.fc(self.pick([self.op1(h), self.op2(h)]))
-
-
-TINY_TABLE = {"op1": [20.0, 90.0], "op2": [20.0, 25.0]}
-
-
-def tiny_data(n=48, dim=6, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, dim, generator=g)
-    return x, (x[:, 0] > 0).long() + (x[:, 1] > 1).long()
-
-
-def make_trainer(cls, tmp=None, seed=0, num_epochs=2, model=None, **kwargs):
-    from nascompile.oneshot import accuracy
-
-    torch.manual_seed(seed)
-    model = model if model is not None else TinyNet()
-    data = tiny_data()
-    optimizer = torch.optim.SGD(model.parameters(), 0.05, momentum=0.9, weight_decay=1e-4)
-    return cls(model, nn.CrossEntropyLoss(), accuracy, optimizer, num_epochs, data, tiny_data(seed=1),
-               batch_size=16, seed=seed, verbose=False, checkpoint_dir=None if tmp is None else tmp / "checkpoints",
-               **kwargs)
-
-
-class StopAt:
-    """A callback that stops training after step ``step`` of epoch ``epoch`` (as a kill would)."""
-
-    def __init__(self, epoch, step):
-        self.at = (epoch, step)
-
-    def on_train_begin(self, trainer): ...
-    def on_epoch_begin(self, trainer, epoch): ...
-    def on_epoch_end(self, trainer, epoch, record): ...
-    def on_train_end(self, trainer): ...
-
-    def on_step_end(self, trainer, epoch, step, metrics):
-        if (epoch, step) == self.at:
-            trainer.stop()
-
-
-def check_export_and_resume(cls, tmp_path, **kwargs):
-    """Train uninterrupted; train again, stopped mid-epoch and resumed by a fresh trainer: the
-    same alphas and architecture. The export is valid architecture JSON for the model."""
-    from nascompile.arch import normalize_arch
-    from nascompile.nn import model_decisions
-
-    whole = make_trainer(cls, tmp_path / "whole", **kwargs)
-    whole.train()
-    arch = whole.export(file=tmp_path / "arch.json")
-    decisions = model_decisions(whole.model)
-    assert normalize_arch(arch, decisions) == normalize_arch(
-        __import__("json").loads((tmp_path / "arch.json").read_text()), decisions)
-
-    cut = make_trainer(cls, tmp_path / "cut", checkpoint_every=1, callbacks=[StopAt(1, 1)], **kwargs)
-    assert cut.train() is None
-    resumed = make_trainer(cls, tmp_path / "cut", seed=0, model=TinyNet(), **kwargs).resume()
-    assert (resumed.epoch, resumed.step) == (1, 2)
-    resumed.train()
-    for a, b in zip(whole.mutator.arch_parameters(), resumed.mutator.arch_parameters()):
-        assert torch.allclose(a, b, atol=1e-6), (a, b)
-    for a, b in zip(whole.model.parameters(), resumed.model.parameters()):
-        assert torch.allclose(a, b, atol=1e-6)
-    assert resumed.export() == arch
-    return whole, resumed
 
 
 # --- export: the paper's rule ------------------------------------------------------------------------

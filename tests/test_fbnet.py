@@ -11,10 +11,8 @@ from nascompile.errors import NasError
 from nascompile.nn import LayerChoice
 from nascompile.oneshot.fbnet import FBNetTrainer, fbnet_loss, fbnet_tau
 from nascompile.oneshot.proxyless import CostTable
-from test_darts import one_thread  # noqa: F401 (an autouse fixture)
-from test_darts import TINY_TABLE, check_export_and_resume, make_trainer
-from test_gdas import CountedNet
-from test_proxyless import TwinNet
+
+from helpers.trainers import TINY_TABLE, CountedNet, TwinNet, check_export_and_resume, make_trainer
 
 
 def test_loss_formula():

@@ -12,7 +12,7 @@ from nascompile.passes.freeze import fixed_summary, freeze, freeze_arch, frozen_
 from nascompile.backends.fixed import build_fixed
 from nascompile.backends.naming import Namespace, is_safe_identifier, module_names, sanitize
 
-from test_freeze import DARTS, MIXED, NB201, darts_arch, random_sample
+from helpers.spaces import DARTS, MIXED, NB201, darts_arch, random_sample
 
 
 def n_params(module) -> int:

@@ -3,43 +3,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn as nn
 
-from nascompile.nn import LayerChoice
 from nascompile.oneshot.gdas import GdasTrainer, gdas_tau
-from test_darts import one_thread  # noqa: F401 (an autouse fixture)
-from test_darts import check_export_and_resume, make_trainer
 
-
-class Counted(nn.Module):
-    def __init__(self, dim=8):
-        super().__init__()
-        self.lin = nn.Linear(dim, dim)
-        self.calls = 0
-
-    def forward(self, x):
-        self.calls += 1
-        return self.lin(x)
-
-
-class CountedNet(nn.Module):
-    def __init__(self, n=4, dim=8):
-        super().__init__()
-        self.stem = nn.Linear(6, dim)
-        self.a = LayerChoice([Counted(dim) for _ in range(n)])
-        self.b = LayerChoice([Counted(dim) for _ in range(n)])
-        self.fc = nn.Linear(dim, 3)
-
-    def forward(self, x):
-        return self.fc(self.b(torch.relu(self.a(torch.relu(self.stem(x))))))
-
-    def calls(self):
-        return [[c.calls for c in choice.candidates] for choice in (self.a, self.b)]
-
-    def reset(self):
-        for choice in (self.a, self.b):
-            for c in choice.candidates:
-                c.calls = 0
+from helpers.trainers import CountedNet, check_export_and_resume, make_trainer
 
 
 def test_one_candidate_runs_per_choice_and_alpha_learns():

@@ -15,7 +15,7 @@ from nascompile.errors import NasError
 from nascompile.nn import SinglePathMutator
 from nascompile.passes.freeze import freeze
 
-from test_freeze import DARTS, MIXED, NB201, darts_arch, random_sample
+from helpers.spaces import DARTS, MIXED, NB201, darts_arch, random_sample
 
 ROOT = Path(__file__).resolve().parent.parent
 ENAS_MACRO = ROOT / "examples" / "enas_macro.yaml"

@@ -3,9 +3,7 @@ error, the others succeed, and the experiment goes on."""
 from __future__ import annotations
 
 import sys
-import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
@@ -13,24 +11,8 @@ pytest.importorskip("sqlalchemy")
 
 from nascompile.multitrial import LocalExecutor, MultiTrialConfig, Store, TrialJob, run_experiment  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-SPACE = str(ROOT / "examples" / "digits_cnn.yaml")
-
-TRIAL = textwrap.dedent("""
-    import json, os, sys, time
-    arch = json.load(open(os.environ["NASCOMPILE_TRIAL_PARAMETERS"]))
-    mode = sys.argv[1] if len(sys.argv) > 1 else arch.get("mode", "ok")
-    if arch.get("stem/kernel") == 5:
-        mode = "crash"
-    if mode == "crash":
-        raise RuntimeError("boom in the trial")
-    if mode == "hang":
-        time.sleep(600)
-    if mode == "silent":
-        sys.exit(0)
-    with open(os.environ["NASCOMPILE_TRIAL_RESULTS"], "a") as f:
-        f.write(json.dumps({"type": "final", "value": {"default": 0.5, "loss": 1.0}}) + "\\n")
-""")
+from helpers import ROOT  # noqa: E402
+from helpers.trials import SPACE, TRIAL  # noqa: E402
 
 
 def _run_all(executor, jobs):
@@ -83,3 +65,29 @@ def test_compiled_space_worker_trains_and_reports(tmp_path):
     assert summary["succeeded"] == 1, Store.in_run_dir(tmp_path / "run").all_trials()[0].error
     rec = Store.in_run_dir(tmp_path / "run").all_trials()[0]
     assert 0.0 <= rec.metric <= 1.0 and len(rec.intermediate) == 1 and rec.params > 0 and rec.flops > 0
+
+
+REGRESSION_DATA = '''
+import torch
+
+def tabular(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(200, 13, generator=g)
+    y = 0.5 * x[:, :3].sum(1, keepdim=True)
+    return (x[:120], y[:120]), (x[120:160], y[120:160]), (x[160:], y[160:])
+'''
+
+
+def test_compiled_space_worker_trains_a_regression_task(tmp_path):
+    # the trial's metric is -mse (larger is better for the store); its final result keeps the mse
+    (tmp_path / "reg_data.py").write_text(REGRESSION_DATA)
+    space = str(ROOT / "examples" / "mlp_tabular.yaml")
+    summary = run_experiment(MultiTrialConfig(space, str(tmp_path / "run"), algo="random", trials=2, workers=2,
+                                              trial_epochs=2, data=f"{tmp_path / 'reg_data.py'}:tabular",
+                                              overrides=["classes=1"], quiet=True))
+    trials = Store.in_run_dir(tmp_path / "run").all_trials()
+    assert summary["succeeded"] == 2, [t.error for t in trials]
+    for rec in trials:
+        assert rec.metric < 0 and rec.final == {"default": rec.metric, "mse": -rec.metric}
+        assert len(rec.intermediate) == 2 and rec.intermediate[-1] == rec.final
+    assert summary["best"]["metric"] == max(t.metric for t in trials)

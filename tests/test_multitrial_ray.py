@@ -13,7 +13,7 @@ ray = pytest.importorskip("ray")
 from nascompile.multitrial import MultiTrialConfig, Store, TrialJob, run_experiment  # noqa: E402
 from nascompile.multitrial.ray_executor import RayExecutor  # noqa: E402
 
-from test_multitrial_executors import SPACE, TRIAL  # noqa: E402
+from helpers.trials import SPACE, TRIAL  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -43,9 +43,17 @@ def drive(strategy, n, batch=3):
     return out
 
 
-def test_all_algorithms_registered():
-    from nascompile.multitrial import MULTITRIAL_ALGOS
-    assert set(MULTITRIAL_ALGOS) == set(STRATEGIES)
+def test_the_command_line_offers_every_registered_strategy(capsys):
+    import argparse
+
+    from nascompile.cli import main
+    from nascompile.cli.multitrial import is_multitrial
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name in STRATEGIES:
+        assert name in text
+        assert is_multitrial(argparse.Namespace(algo=name, trials=2, trial_command=None))
 
 
 @pytest.mark.parametrize("algo", ALGOS)

@@ -11,9 +11,8 @@ import torch.nn as nn
 from nascompile.errors import NasError
 from nascompile.nn import BinaryGateMutator, LayerChoice, SinglePathMutator, WeightedMutator
 from nascompile.oneshot.proxyless import CostTable, ProxylessTrainer, proxyless_loss
-from test_darts import one_thread  # noqa: F401 (an autouse fixture)
-from test_darts import TINY_TABLE, TinyNet, check_export_and_resume, make_trainer
-from test_gdas import CountedNet
+
+from helpers.trainers import TINY_TABLE, CountedNet, TinyNet, TwinNet, check_export_and_resume, make_trainer
 
 
 def test_exactly_two_candidates_run_per_step():
@@ -31,24 +30,6 @@ def test_exactly_two_candidates_run_per_step():
     model.reset()
     trainer.train_step(0, 0)  # the weight forward and the architecture forward
     assert [sum(c) for c in model.calls()] == [4, 4]
-
-
-class Same(nn.Module):
-    """Candidates that compute the same function: only the cost term can tell them apart."""
-
-    def forward(self, x):
-        return torch.tanh(x)
-
-
-class TwinNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.stem = nn.Linear(6, 8)
-        self.op = LayerChoice({"cheap": Same(), "costly": Same()})
-        self.fc = nn.Linear(8, 3)
-
-    def forward(self, x):
-        return self.fc(self.op(self.stem(x)))
 
 
 @pytest.mark.parametrize("loss_type", ["mul_log", "add"])

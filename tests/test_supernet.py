@@ -17,7 +17,7 @@ from nascompile.nn import (BinaryGateMutator, InputChoice, LayerChoice, SinglePa
                            apply_fixed_architecture, model_decisions)
 from nascompile.passes.freeze import freeze
 
-from test_freeze import DARTS, MIXED, NB201, random_sample
+from helpers.spaces import DARTS, MIXED, NB201, darts_arch, random_sample
 
 ROOT = Path(__file__).resolve().parent.parent
 ENAS_MACRO = ROOT / "examples" / "enas_macro.yaml"
@@ -256,7 +256,7 @@ def test_value_choices_select_variants_and_depth_runs_that_many_blocks(spaces):
     space = spaces["mixed"]
     net = build_supernet(space)
     assert isinstance(net.stem_conv, ValueOp) and isinstance(net.stage, Repeat)
-    assert [type(m).__name__ for m in net.stem_conv.children()] == ["_SupernetValue", "Conv2d", "Conv2d"]
+    assert [type(m).__name__ for m in net.stem_conv.children()] == ["SupernetValue", "Conv2d", "Conv2d"]
     mutator = SinglePathMutator(net, seed=0)
     blocks, handles = record_calls({f"block{k}": net.stage._modules[f"block{k}"] for k in range(3)})
     x = torch.randn(2, 3, 16, 16)
@@ -325,7 +325,6 @@ def test_gdas_runs_one_candidate_per_edge(darts_small):
 
 def test_partial_architectures_leave_out_unused_choices(darts_small):
     """An architecture JSON may leave out edges its input choices drop (as freeze_arch allows)."""
-    from test_freeze import darts_arch
     net = build_supernet(darts_small).eval()
     mutator = SinglePathMutator(net, seed=0)
     arch = darts_arch()

@@ -32,7 +32,8 @@ from ..ir.graph import Graph
 from ..passes.freeze import freeze, used_labels
 from .fixed import build_fixed
 from .naming import module_names
-from .supernet import Supernet, ValueOp
+from .supernet import Supernet
+from .value_op import ValueOp
 
 __all__ = ["inherit_weights", "extract_fixed", "weight_map"]
 

@@ -28,7 +28,6 @@ from pathlib import Path
 
 from ..errors import Loc, NasError
 
-STATUSES = ("queued", "running", "succeeded", "failed")
 FINISHED = ("succeeded", "failed")
 DB_NAME = "trials.db"
 

@@ -15,29 +15,30 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from typing import Callable, Mapping
+from typing import Mapping
 
 from ..errors import Loc, NasError
 from ..ir.graph import Decision
+from ..registry import Registry
 from .store import arch_key
 
-STRATEGIES: dict[str, type] = {}
+STRATEGIES: Registry[type] = Registry("strategy", NasError, loc="<multitrial>")
 
 
 def register_strategy(name: str):
+    """Class decorator: register a :class:`Strategy` under ``name`` (also its ``name``
+    attribute). A name is registered once: another class under it is a ``ValueError``."""
     def deco(cls):
-        if name in STRATEGIES:
-            raise ValueError(f"strategy '{name}' is already registered")
+        STRATEGIES.register(name, cls)
         cls.name = name
-        STRATEGIES[name] = cls
         return cls
     return deco
 
 
 def make_strategy(name: str, decisions: Mapping[str, Decision], seed: int = 0, **options):
-    if name not in STRATEGIES:
-        raise NasError(f"unknown strategy '{name}' (known: {', '.join(STRATEGIES)})", Loc("<multitrial>"))
-    return STRATEGIES[name](decisions, seed=seed, **options)
+    """The strategy registered as ``name``, seeded; an unknown name is one NasError listing the
+    known ones."""
+    return STRATEGIES.get(name)(decisions, seed=seed, **options)
 
 
 def _json(value):
@@ -308,9 +309,3 @@ class PPOStrategy(Strategy):
         with self.torch.no_grad():
             return {label: self.torch.softmax(self.logits[label], 0).tolist() for label in self.labels}
 
-
-def accept_all(arch) -> bool:
-    return True
-
-
-Filter = Callable[[dict], bool]

@@ -6,12 +6,10 @@ A trainer trains a supernet (a model built of :mod:`nascompile.nn` mutables, e.g
 ``state_dict`` / ``load_state_dict`` / ``arch_parameters``, and ``set_sample`` of single-path
 mutators). A subclass supplies four things:
 
-``build_mutator()``            the mutator (called once from ``__init__``, after the model moved to
-                               ``device``; ``self.seed`` seeds it)
-``train_step(epoch, step)``    one step; returns ``{name: float}`` (``loss`` and the metrics)
-``steps_per_epoch()``          default: the number of training batches
-``export_sample()``            the canonical sample of the found architecture (default:
-                               ``self.mutator.export()``)
+``build_mutator()``          the mutator (called once from ``__init__``; ``self.seed`` seeds it)
+``train_step(epoch, step)``  one step; returns ``{name: float}`` (``loss`` and the metrics)
+``steps_per_epoch()``        default: the number of training batches
+``export_sample()``          the found architecture (default: ``self.mutator.export()``)
 
 and may override ``epoch_end(epoch)`` (default: :meth:`validate`), ``search_end()`` (after the
 last epoch: SPOS's evolution), ``extra_state()`` / ``load_extra_state(state)`` (what else a
@@ -19,18 +17,13 @@ checkpoint must hold: an architecture optimizer, a controller) and ``validate()`
 
 Contracts
 ---------
-* **Data**: batch ``k`` of epoch ``e`` is a pure function of ``(seed, e, k)`` (:class:`~nascompile.train.BatchStream`),
-  so nothing about the data order needs saving: a resumed run reads what the killed run would
-  have read. Datasets are ``TensorDataset`` s, ``(inputs, targets)`` pairs of tensors/arrays, or
-  any map-style dataset (collated with ``default_collate``; ``workers`` loader processes).
-* **Checkpoints** (``checkpoint_dir/last.pt``, written atomically at every epoch end and every
-  ``checkpoint_every`` steps) hold the model, the optimizer and scheduler, the mutator's state
-  (its ``state_dict()``), ``extra_state()``, the RNG states of python, numpy
-  and torch, the epoch and step, the running epoch averages and a fingerprint of the space (its
-  decisions and weight shapes) and algorithm. They are read with ``torch.load(weights_only=True)``;
-  a corrupt file or one of another space or algorithm is a :class:`~nascompile.errors.CheckpointError`.
-  With a fixed seed, a run killed mid-epoch and resumed from its last checkpoint exports the same
-  architecture as one that was never interrupted.
+* **Data**: batch ``k`` of epoch ``e`` is a pure function of ``(seed, e, k)``
+  (:class:`~nascompile.train.BatchStream`): a resumed run reads what the killed run would have.
+* **Checkpoints** (``checkpoint_dir/last.pt``, atomic, at every epoch end and every
+  ``checkpoint_every`` steps; :mod:`.checkpoint`) hold the model, optimizer, scheduler, the
+  mutator's ``state_dict()``, ``extra_state()``, the RNG states, the loop's counters and a
+  fingerprint of the space and algorithm. With a fixed seed, a run killed mid-epoch and resumed
+  exports the same architecture as one never interrupted.
 * **Logs**: ``metrics.jsonl`` (:mod:`.metrics_log`) gets a record every ``log_frequency`` steps
   and one per epoch (validation metrics, the current architecture); one progress line per epoch
   is logged (``verbose``; on stdout unless the application handles it: :mod:`nascompile.logs`).
@@ -46,8 +39,6 @@ Contracts
 Example (a subclass)::
 
     class UniformTrainer(OneShotTrainer):
-        algorithm = "uniform"
-
         def build_mutator(self):
             return SinglePathMutator(self.model, seed=self.seed)
 
@@ -398,9 +389,6 @@ class OneShotTrainer:
         return self
 
     # --- logging -----------------------------------------------------------------------------
-    def _log(self, record: dict) -> None:
-        self.log.append(record)
-
     def _print(self, line: str) -> None:
         if self.verbose and self.is_main:
             logger.info(line)

@@ -28,7 +28,7 @@ class TrainerHooks(LoopHooks):
     def on_step_end(self, epoch, step, values):
         t = self.t
         if t.log_frequency and (step + 1) % t.log_frequency == 0:
-            t._log({"kind": "step", "epoch": epoch, "step": step, "global_step": t.global_step,
+            t.log.append({"kind": "step", "epoch": epoch, "step": step, "global_step": t.global_step,
                     **{k: float(v) for k, v in values.items()}})
             t._print(f"  epoch {epoch + 1} step {step + 1}/{t.steps_per_epoch()} " + t._format(values))
         for cb in t.callbacks:
@@ -40,7 +40,7 @@ class TrainerHooks(LoopHooks):
         t = self.t
         record = t._epoch_record(epoch, means)
         t.history.append(record)
-        t._log(record)
+        t.log.append(record)
         valid = record["valid"]
         t._print(f"{t.algorithm} epoch {epoch + 1}/{t.num_epochs} "
                  f"{progress_bar((epoch + 1) / max(t.num_epochs, 1))} train {t._format(means)}"

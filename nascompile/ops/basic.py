@@ -1,20 +1,11 @@
 """Element-wise ops, normalisation, pooling, linear layers and heads."""
 from __future__ import annotations
 
-from .code import bn_call, call, relu_call
-from .registry import Op, Param, REQUIRED, register
 from ..ir.values import apply
-
-
-def spatial_out(size, kernel, stride, padding, dilation=1):
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def numel(dims):
-    out = 1
-    for d in dims:
-        out = out * d
-    return out
+from .code import bn_call, call, relu_call
+from .conv import FactorizedReduce
+from .registry import Op, Param, REQUIRED, register
+from .shapes import numel, spatial_out
 
 
 class _Activation(Op):
@@ -54,20 +45,17 @@ class SkipConnect(Op):
         ctx.require(apply("in", a.stride, (1, 2)), "skip_connect supports stride 1 or 2")
         if a.stride == 1:
             return x
-        from .conv import FactorizedReduce
         return FactorizedReduce().shape(x, {"out": x[0], "affine": a.affine}, ctx)
 
     def cost(self, x, out, a):
         if a.stride == 1:
             return 0, 0
-        from .conv import FactorizedReduce
         return FactorizedReduce().cost(x, out, {"out": x[0], "affine": a.affine})
 
     def build(self, x, a):
         import torch.nn as nn
         if a.stride == 1:
             return nn.Identity()
-        from .conv import FactorizedReduce
         from .registry import Args
         return FactorizedReduce().build(x, Args(out=x[0], affine=a.affine))
 

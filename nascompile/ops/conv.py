@@ -1,7 +1,7 @@
 """Convolutions and the convolutional blocks of the NAS literature (DARTS, NB201, MobileNetV2)."""
 from __future__ import annotations
 
-from .basic import numel, spatial_out
+from .shapes import numel, spatial_out
 from .code import bn_call, call, conv_call, relu_call, same_padding
 from .registry import Op, Param, REQUIRED, register
 from ..ir.values import apply

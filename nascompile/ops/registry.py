@@ -90,12 +90,8 @@ def code_form(op: Op, x, a: Args):
     return op.code(x, a)
 
 
-def _import_builtin() -> None:
-    from . import builtin  # noqa: F401  (registers every built-in op)
-
-
-OPS: Registry[Op] = Registry("op", error=SpaceError, populate=_import_builtin)
-"""op name -> the op's one instance."""
+OPS: Registry[Op] = Registry("op", error=SpaceError)
+"""op name -> the op's one instance (the built-ins register when :mod:`nascompile.ops` is imported)."""
 
 
 def register(cls: type[Op]) -> type[Op]:

@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from . import ROOT
+
+__all__ = ["ROOT", "env", "nascompile", "one_error_line"]
 
 
 def env() -> dict:
