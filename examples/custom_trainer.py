@@ -19,7 +19,11 @@ Run it (``nascompile`` must be importable: install it, or run from the repositor
     python examples/custom_trainer.py --epochs 8 --out runs/custom --resume   # continue that run
 
 It trains a small hand-written model on synthetic data in seconds and writes
-``runs/custom/final_architecture.json``.
+``runs/custom/final_architecture.json``. The command line takes the class as ``--algo
+module:Class`` and searches a compiled space with it (``--resume`` loads it again)::
+
+    PYTHONPATH=examples nascompile search examples/digits_cnn.yaml --algo custom_trainer:RandomEarlyStopTrainer \
+        --data digits --epochs 2 -o runs/custom-cli
 """
 from __future__ import annotations
 

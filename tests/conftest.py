@@ -28,3 +28,17 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was():
+    """A test that shows nascompile's log on stdout (a verbose trainer, an in-process command)
+    leaves the ``nascompile`` logger as it found it, so later tests see what a fresh process would."""
+    import logging
+
+    logger = logging.getLogger("nascompile")
+    handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+    logger.propagate = propagate

@@ -50,7 +50,7 @@ def test_search_dispatches_multitrial_algorithms(tmp_path):
     # `search --algo tpe` (and `random` with --trials) runs trials; `random` alone is one-shot
     import subprocess
     import sys
-    from test_multitrial_executors import SPACE, TRIAL
+    from helpers.trials import SPACE, TRIAL
     script = tmp_path / "trial.py"
     script.write_text(TRIAL)
     run = tmp_path / "run"
@@ -60,11 +60,12 @@ def test_search_dispatches_multitrial_algorithms(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "3 trials:" in out.stdout
     assert (run / "trials.db").is_file() and (run / "arch.json").is_file()
-    from nascompile.commands_search import _multitrial
+    from nascompile.cli.multitrial import is_multitrial
     import argparse
     ns = lambda **kw: argparse.Namespace(**{"trials": None, "trial_command": None, **kw})
-    assert _multitrial(ns(algo="grid")) and _multitrial(ns(algo="random", trials=4))
-    assert not _multitrial(ns(algo="random")) and not _multitrial(ns(algo="enas"))
+    assert is_multitrial(ns(algo="grid")) and is_multitrial(ns(algo="random", trials=4))
+    assert not is_multitrial(ns(algo="random")) and not is_multitrial(ns(algo="enas"))
+    assert not is_multitrial(ns(algo="custom_trainer:RandomEarlyStopTrainer", trials=4))
 
 
 def test_multitrial_search_of_a_hand_written_model(tmp_path):
@@ -72,7 +73,7 @@ def test_multitrial_search_of_a_hand_written_model(tmp_path):
     import json
     import subprocess
     import sys
-    from cli_helpers import ROOT, env
+    from helpers.cli import ROOT, env
     script = ROOT / "examples" / "hand_written" / "train.py"
     space = tmp_path / "search_space.json"
     cmd = f"{sys.executable} {script}"

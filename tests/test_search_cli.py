@@ -5,7 +5,7 @@ import py_compile
 from pathlib import Path
 
 import pytest
-from cli_helpers import env, nascompile, one_error_line  # noqa: E402
+from helpers.cli import env, nascompile, one_error_line  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = ROOT / "examples" / "digits_cnn.yaml"
@@ -89,20 +89,27 @@ def test_bad_inputs_are_one_line_exit_2(searched, tmp_path):
     (bad.parent / "run.json").write_text((tmp / "run" / "run.json").read_text())
     wrong = nascompile("retrain", bad, expect=2)
     assert "unknown label 'layer1/opp0'" in one_error_line(wrong)
-    usage = nascompile("search", tmp / "build", "--algo", "nope", expect=2)
-    assert "invalid choice: 'nope'" in usage.stderr.splitlines()[0]
+    unknown = one_error_line(nascompile("search", tmp / "build", "--algo", "dart", expect=2))
+    assert "unknown search algorithm 'dart' (known: enas, " in unknown and "tpe" in unknown
+    assert "did you mean 'darts'?" in unknown
     epochs = nascompile("retrain", tmp / "run" / "arch.json", "--epochs", "-1", expect=2)
     assert "--epochs must be >= 0" in epochs.stderr.splitlines()[0]
 
 
 def test_unavailable_trainer_is_one_line(searched, monkeypatch, capsys):
     from nascompile import cli, oneshot
+    from nascompile.errors import NasError
+    from nascompile.registry import Registry
 
     tmp, _, _ = searched
-    monkeypatch.setitem(oneshot.TRAINERS, "fbnet", "nascompile.oneshot.not_written_yet:FBNetTrainer")
+    trainers = Registry("search algorithm", NasError, loc="<algo>")  # fbnet's module not written yet
+    for name in oneshot.algorithms():
+        trainers.register(name, "nascompile.oneshot.not_written_yet:FBNetTrainer" if name == "fbnet"
+                          else oneshot.get_trainer(name))
+    monkeypatch.setattr(oneshot, "TRAINERS", trainers)
     assert cli.main(["search", str(tmp / "build"), "--algo", "fbnet", "-o", str(tmp / "x")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "the 'fbnet' trainer is not available in this version" in err
+    assert err.count("\n") == 0 and "the 'fbnet' search algorithm: no module named" in err
     assert not (tmp / "x").exists()
 
 
@@ -130,3 +137,58 @@ def test_a_search_killed_with_sigkill_resumes_to_the_same_architecture(searched,
     nascompile("search", "--resume", "-o", run, "-q")
     ref = json.loads((tmp_path / "ref" / "arch.json").read_text())
     assert json.loads((run / "arch.json").read_text()) == ref
+
+
+def test_a_user_trainer_class_searches_and_resumes(searched, tmp_path):
+    # --algo module:Class: a OneShotTrainer subclass of the user's; run.json records the string
+    import subprocess
+    import sys
+    build, run = searched[0] / "build", tmp_path / "custom"
+    user = env()
+    user["PYTHONPATH"] = f"{ROOT / 'examples'}:{user['PYTHONPATH']}"
+    algo = "custom_trainer:RandomEarlyStopTrainer"
+
+    def search(*args, environ=user):
+        return subprocess.run([sys.executable, "-m", "nascompile", "search", *map(str, args)], cwd=tmp_path,
+                              env=environ, capture_output=True, text=True, timeout=300)
+
+    first = search(build, "--algo", algo, "--data", "digits", "--epochs", "1", "-o", run)
+    assert first.returncode == 0, first.stderr
+    assert f"with {algo} on digits" in first.stdout and (run / "arch.json").is_file()
+    assert json.loads((run / "run.json").read_text())["algo"] == algo
+    resumed = search("--resume", "-o", run)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stdout and f"with {algo}" in resumed.stdout
+    lost = search("--resume", "-o", run, environ=env())  # the class is loaded again from its module
+    assert lost.returncode == 2 and "no module named 'custom_trainer'" in one_error_line(lost)
+    wrong = search(build, "--algo", "json:dumps", "-o", tmp_path / "w")
+    assert wrong.returncode == 2 and "is not a one-shot trainer" in one_error_line(wrong)
+
+
+REGRESSION_DATA = '''
+import torch
+
+def tabular(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(200, 13, generator=g)
+    y = 0.5 * x[:, :3].sum(1, keepdim=True)
+    return (x[:120], y[:120]), (x[120:160], y[120:160]), (x[160:], y[160:])
+'''
+
+
+def test_retrain_on_a_regression_dataset(tmp_path):
+    from nascompile.compiler import load_space
+    from nascompile.nn.trial import first_choices
+    space = ROOT / "examples" / "mlp_tabular.yaml"
+    (tmp_path / "reg_data.py").write_text(REGRESSION_DATA)
+    arch = tmp_path / "arch.json"
+    arch.write_text(json.dumps(first_choices(load_space(space, {"classes": 1}).decisions)))
+    proc = nascompile("retrain", arch, "--space", space, "--set", "classes=1", "--data",
+                      f"{tmp_path / 'reg_data.py'}:tabular", "--epochs", "2", "--batch-size", "32",
+                      "-o", tmp_path / "out")
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert set(metrics["test"]) == {"loss", "mse"} and [set(r) for r in metrics["train"]] == [
+        {"epoch", "loss", "mse", "seconds"}] * 2
+    assert "retrain epoch 2/2 [####################] loss" in proc.stdout and " mse " in proc.stdout
+    assert f"test mse {metrics['test']['mse']:.6f} (40 held-out samples)" in proc.stdout
+    py_compile.compile(str(tmp_path / "out" / "model.py"), doraise=True)

@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import Loc, NasError
+
 from .. import atomic
 from ..trial_env import TRIAL_PARAMETERS, TRIAL_RESULTS
 
@@ -103,7 +105,10 @@ class LocalExecutor:
     """Up to ``workers`` trials at once as subprocesses of this machine; a trial running longer
     than ``timeout`` seconds is killed (its whole process group) and recorded failed."""
 
-    def __init__(self, workers: int = 1, timeout: float | None = None):
+    def __init__(self, workers: int = 1, timeout: float | None = None, address: str | None = None):
+        if address is not None:
+            raise NasError("a cluster address is for --executor ray; local trials run on this machine",
+                           Loc("--address"))
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.workers = workers
@@ -181,8 +186,9 @@ class LocalExecutor:
 
 def worker_command(space: str, data: str, epochs: int, seed: int, overrides=(), batch_size: int = 64,
                    lr: float = 1e-3) -> list:
-    """The argv of the built-in trial worker for a compiled space."""
-    argv = [sys.executable, "-m", "nascompile.multitrial.worker", str(space), "--data", data,
+    """The argv of the built-in trial of a compiled space (:func:`~.worker.run_trial`, run by
+    its command line :mod:`nascompile.cli.worker`)."""
+    argv = [sys.executable, "-m", "nascompile.cli.worker", str(space), "--data", data,
             "--epochs", str(epochs), "--seed", str(seed), "--batch-size", str(batch_size), "--lr", str(lr)]
     for pair in overrides:
         argv += ["--set", pair]
@@ -192,16 +198,3 @@ def worker_command(space: str, data: str, epochs: int, seed: int, overrides=(), 
 def user_command(command: str) -> list:
     """A ``--trial-command`` as argv (no shell: the user's quoting is honoured by shlex)."""
     return shlex.split(command)
-
-
-EXECUTORS = ("local", "ray")
-
-
-def make_executor(name: str, workers: int, timeout: float | None, address: str | None = None):
-    if name == "local":
-        return LocalExecutor(workers, timeout)
-    if name == "ray":
-        from .ray_executor import RayExecutor
-        return RayExecutor(workers, timeout, address)
-    from ..errors import Loc, NasError
-    raise NasError(f"unknown executor '{name}' (known: {', '.join(EXECUTORS)})", Loc("<multitrial>"))

@@ -1,6 +1,9 @@
 """The controller of a multi-trial experiment: ask the strategy, filter by constraints, store,
 submit to the executor, record what comes back, until ``trials`` trials have finished.
 
+Progress (a line per finished trial, resumes, re-queued trials) is logged at INFO on the
+``nascompile.multitrial.runner`` logger, nothing with ``quiet``; the command line shows it.
+
 Resuming (``resume=True``) reopens the run's store: finished trials are replayed into the
 strategy and never run again; trials a killed controller left running are queued again.
 
@@ -17,10 +20,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import Loc, NasError
-from .executors import TrialJob, make_executor, user_command, worker_command
+from ..logs import get_logger
+from ..registry import Registry
+from .executors import TrialJob, user_command, worker_command
 from .objectives import pareto_front, parse_constraint, satisfies
 from .store import Store, arch_key
 from .strategies import make_strategy
+
+# Where trials run; each takes (workers, timeout, address). Ray is imported only when asked for.
+EXECUTORS: Registry[type] = Registry("executor", NasError, loc="--executor")
+EXECUTORS.register("local", "nascompile.multitrial.executors:LocalExecutor")
+EXECUTORS.register("ray", "nascompile.multitrial.ray_executor:RayExecutor")
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -55,9 +67,9 @@ def _space_of(cfg: MultiTrialConfig, constraints):
     import hashlib
     import json
 
-    from ..backends.tuner_files import decisions_from_nas_search_space, is_nas_search_space
     from ..compiler import load_any, parse_overrides
     from ..passes.freeze import fixed_summary
+    from ..tuner_format import decisions_from_nas_search_space, is_nas_search_space
 
     path = Path(cfg.space)
     data = None
@@ -94,7 +106,7 @@ def run_experiment(cfg: MultiTrialConfig) -> dict:
     config = {k: v for k, v in asdict(cfg).items() if k not in ("resume", "quiet")}
     store.open_experiment(fingerprint, cfg.algo, cfg.seed, config, resume=cfg.resume)
     strategy = make_strategy(cfg.algo, decisions, seed=cfg.seed, **cfg.strategy_options)
-    say = (lambda *a: None) if cfg.quiet else (lambda *a: print(*a, flush=True))
+    say = (lambda message: None) if cfg.quiet else log.info
 
     requeued = store.requeue_running()
     if requeued:
@@ -116,7 +128,7 @@ def run_experiment(cfg: MultiTrialConfig) -> dict:
         space_arg = str(Path(cfg.space).resolve())
         command = worker_command(space_arg, cfg.data, cfg.trial_epochs, cfg.seed, cfg.overrides,
                                  cfg.batch_size, cfg.lr)
-    executor = make_executor(cfg.executor, cfg.workers, cfg.trial_timeout, cfg.address)
+    executor = EXECUTORS.get(cfg.executor)(cfg.workers, cfg.trial_timeout, cfg.address)
     running: dict[int, dict] = {}
     rejected = 0
     exhausted = False

@@ -1,90 +1,80 @@
-"""The trial worker for a compiled space: one architecture, trained and scored in this process.
+"""The built-in trial of a compiled space: one architecture, trained and scored in this process.
 
-``python -m nascompile.multitrial.worker SPACE --data digits --epochs 2`` reads the
-architecture from ``NASCOMPILE_TRIAL_PARAMETERS`` (standalone: the first choices), freezes it,
-builds the pruned module, trains it ``--epochs`` epochs with Adam and reports the validation
-accuracy after each epoch (intermediate) and at the end (final) through
-:mod:`nascompile.nn.trial`. Any error exits non-zero, which the executor records as failed.
+:func:`run_trial` takes this trial's architecture (``NASCOMPILE_TRIAL_PARAMETERS``; standalone:
+the first choices), freezes it, builds the pruned module and trains it ``epochs`` epochs with
+Adam through the one training loop (:func:`nascompile.train.fit`) on the training split, for
+the dataset's task (:func:`nascompile.train.task_for`: classification or regression). After
+each epoch it scores the validation split and reports the score through
+:mod:`nascompile.nn.trial` (intermediate); the last one is the final result.
+
+What is reported is the task's key metric, larger being better for the store and the
+strategies: a maximised metric (classification: accuracy) as the number itself, a minimised
+one (regression: mse) as ``{"default": -mse, "mse": mse}``; the executor ranks by
+``default`` (:func:`~nascompile.multitrial.executors.metric_of`), so a trial's recorded metric
+is ``-mse`` and its final result keeps the mse itself.
+
+The executors run it as ``python -m nascompile.cli.worker SPACE --data D --epochs N ...``
+(:mod:`nascompile.cli.worker`, which parses that command line and calls :func:`run_trial`).
+Any error exits non-zero, which the executor records as failed.
 """
 from __future__ import annotations
 
-import argparse
 import os
-import sys
+
+__all__ = ["run_trial", "trial_result"]
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m nascompile.multitrial.worker")
-    p.add_argument("space", help="space document or build directory")
-    p.add_argument("--data", default="digits")
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
-    return p.parse_args(argv)
+def trial_result(task, values: dict):
+    """What a trial reports for ``values`` (``{"loss": ..., task.key: ...}``): see the module
+    docstring."""
+    value = float(values[task.key])
+    return value if task.maximize else {"default": task.score(values), task.key: value}
 
 
-def evaluate(model, loader) -> float:
-    import torch
-
-    model.eval()
-    right = total = 0
-    with torch.no_grad():
-        for x, y in loader:
-            right += int((model(x).argmax(1) == y).sum())
-            total += len(y)
-    return right / max(total, 1)
-
-
-def main(argv=None) -> int:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import torch
-    from torch.utils.data import DataLoader
-
+def this_trials_arch(decisions) -> dict:
+    """The architecture the executor gave this trial, or the first choices when run alone."""
     from ..arch import load_arch
-    from ..backends.fixed import build_fixed
-    from ..backends.tuner_files import decode_tuner_parameters
-    from ..compiler import load_any, parse_overrides
-    from ..data import get_dataset
-    from ..nn.trial import (
-        TRIAL_PARAMETERS,
-        first_choices,
-        report_final_result,
-        report_intermediate_result,
-    )
-    from ..passes.freeze import freeze_arch
+    from ..nn.trial import first_choices
+    from ..trial_env import TRIAL_PARAMETERS
+    from ..tuner_format import decode_tuner_parameters
 
-    args = parse_args(argv)
-    torch.set_num_threads(1)
-    torch.manual_seed(args.seed)
-    space = load_any(args.space, parse_overrides(args.set) or None)
     path = os.environ.get(TRIAL_PARAMETERS)
-    if path:
-        params, source = load_arch(path)
-        arch = decode_tuner_parameters(params, space.decisions, source)
-    else:
-        arch = first_choices(space.decisions)
-    frozen, _ = freeze_arch(space, arch)
-    model = build_fixed(frozen, space.ops)
-    splits = get_dataset(args.data, seed=args.seed)
-    g = torch.Generator().manual_seed(args.seed)
-    train = DataLoader(splits.train, batch_size=args.batch_size, shuffle=True, generator=g)
-    valid = DataLoader(splits.valid, batch_size=256)
-    optim = torch.optim.Adam(model.parameters(), lr=args.lr)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    acc = 0.0
-    for _epoch in range(args.epochs):
-        model.train()
-        for x, y in train:
-            optim.zero_grad()
-            loss_fn(model(x), y).backward()
-            optim.step()
-        acc = evaluate(model, valid)
-        report_intermediate_result(acc)
-    report_final_result(acc)
-    return 0
+    if not path:
+        return first_choices(decisions)
+    params, source = load_arch(path)
+    return decode_tuner_parameters(params, decisions, source)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def run_trial(space: str, data: str = "digits", epochs: int = 1, seed: int = 0, batch_size: int = 64,
+              lr: float = 1e-3, overrides: dict | None = None, arch: dict | None = None):
+    """Train architecture ``arch`` (default: :func:`this_trials_arch`) of the space document or
+    build directory ``space`` on dataset ``data`` and report it; returns the final result."""
+    import torch
+
+    from ..backends.fixed import build_fixed
+    from ..compiler import load_any
+    from ..data import get_dataset
+    from ..nn.trial import report_final_result, report_intermediate_result
+    from ..passes.freeze import freeze_arch
+    from ..train import BatchStream, evaluate, fit, seed_everything, task_for
+
+    seed_everything(seed)
+    space_ = load_any(space, overrides or None)
+    frozen, _ = freeze_arch(space_, arch if arch is not None else this_trials_arch(space_.decisions))
+    model = build_fixed(frozen, space_.ops)
+    splits = get_dataset(data, seed=seed)
+    task = task_for(splits.task)
+    valid = BatchStream(splits.valid, 256, shuffle=False)
+    result = None
+
+    def epoch_end(epoch: int, record: dict) -> None:
+        nonlocal result
+        result = trial_result(task, evaluate(model, valid, task.loss, task.metrics))
+        report_intermediate_result(result)
+
+    fit(model, BatchStream(splits.train, batch_size, seed=seed, salt=21), task.loss,
+        torch.optim.Adam(model.parameters(), lr=lr), epochs, metrics=task.metrics, on_epoch_end=epoch_end)
+    if result is None:  # no epochs: the untrained network's score
+        result = trial_result(task, evaluate(model, valid, task.loss, task.metrics))
+    report_final_result(result)
+    return result

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 from ..errors import NasError
 from ..registry import Registry
-from ..train import accuracy
 from .callbacks import Callback
-from .trainer import OneShotTrainer
 
 __all__ = ["OneShotTrainer", "Callback", "accuracy", "TRAINERS", "get_trainer", "register_trainer", "algorithms",
            "EnasTrainer", "SposTrainer", "RandomTrainer", "DartsTrainer", "GdasTrainer", "ProxylessTrainer",
@@ -62,8 +60,15 @@ _CLASSES = {"EnasTrainer": "enas", "SposTrainer": "spos", "RandomTrainer": "rand
 
 
 def __getattr__(name: str):
-    """The built-in trainer classes by name (``from nascompile.oneshot import DartsTrainer``),
-    imported on first use: importing this package stays cheap."""
+    """The base class and the built-in trainer classes by name (``from nascompile.oneshot import
+    DartsTrainer``), imported on first use: importing this package (to list or register
+    trainers) does not import torch."""
     if name in _CLASSES:
         return TRAINERS.get(_CLASSES[name])
+    if name == "OneShotTrainer":
+        from .trainer import OneShotTrainer
+        return OneShotTrainer
+    if name == "accuracy":
+        from ..train import accuracy
+        return accuracy
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

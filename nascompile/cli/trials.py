@@ -5,7 +5,7 @@ Lists every trial (status, final metric, params, FLOPs, duration), best first, a
 """
 from __future__ import annotations
 
-from .cli import Command
+from .base import Command, UsageError
 
 
 class Trials(Command):
@@ -25,11 +25,10 @@ class Trials(Command):
     def run(self, args):
         from pathlib import Path
 
-        from . import atomic
-        from .cli import UsageError
-        from .errors import Loc, NasError
-        from .multitrial.objectives import pareto_front
-        from .multitrial.store import Store
+        from .. import atomic
+        from ..errors import Loc, NasError
+        from ..multitrial.objectives import pareto_front
+        from ..multitrial.store import Store
 
         if args.top is not None and args.top < 1:
             raise UsageError("--top must be at least 1")

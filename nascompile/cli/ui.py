@@ -2,13 +2,13 @@
 same page as one self-contained HTML file)."""
 from __future__ import annotations
 
-from .cli import Command
+from .base import Command
 
 
 def _check_run(run: str) -> None:
     from pathlib import Path
 
-    from .errors import Loc, NasError
+    from ..errors import Loc, NasError
 
     if not Path(run).is_dir():
         raise NasError("no such run directory", Loc(run), hint="pass the -o folder of 'nascompile search'")
@@ -24,7 +24,7 @@ class Ui(Command):
         parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
 
     def run(self, args):
-        from .ui.server import make_server
+        from ..ui.server import make_server
 
         _check_run(args.run)
         server = make_server(args.run, args.host, args.port)
@@ -46,8 +46,8 @@ class Report(Command):
         parser.add_argument("-o", "--output", default="report.html", help="HTML file (default: report.html)")
 
     def run(self, args):
-        from . import atomic
-        from .ui import collect, render_page
+        from .. import atomic
+        from ..ui import collect, render_page
 
         _check_run(args.run)
         atomic.write_text(args.output, render_page(collect(args.run)))

@@ -1,11 +1,19 @@
-"""The entry point ``nascompile search`` dispatches to for multi-trial algorithms.
+"""``nascompile search --algo random|grid|evolution|tpe|ppo --trials N``: multi-trial search,
+each architecture trained as its own trial (:func:`nascompile.multitrial.run_experiment`).
 
-``run_multitrial(args)`` reads an argparse namespace (attributes missing from it take the
-defaults below), runs the experiment and prints its summary; returns the exit status.
+The algorithms are the strategy registry's (:data:`nascompile.multitrial.strategies.STRATEGIES`);
+a name that is also a one-shot trainer (``random``) is one-shot unless ``--trials`` or
+``--trial-command`` asks for trials. This module turns the command line into a
+:class:`~nascompile.multitrial.MultiTrialConfig` and prints the experiment's summary; the
+controller's progress comes through logging.
 """
 from __future__ import annotations
 
-MULTITRIAL_ALGOS = ("random", "grid", "evolution", "tpe", "ppo")
+from pathlib import Path
+
+from ..errors import Loc, NasError
+
+__all__ = ["add_multitrial_arguments", "is_multitrial", "config_from_args", "run_multitrial"]
 
 
 def add_multitrial_arguments(parser) -> None:
@@ -25,31 +33,47 @@ def add_multitrial_arguments(parser) -> None:
     parser.add_argument("--constraint", action="append", default=[], metavar="params<=X",
                         help="multi-trial: reject architectures before training (params/flops <=,<,>=,>)")
     parser.add_argument("--objective", default=None, choices=("params", "flops"),
-                        help="multi-trial: also report the Pareto front of accuracy vs this cost")
+                        help="multi-trial: also report the Pareto front of the metric vs this cost")
     parser.add_argument("--storage", default=None, metavar="URL",
                         help="multi-trial: SQLAlchemy URL (default: sqlite in the run directory)")
 
 
+def is_multitrial(args) -> bool:
+    """Whether ``search`` runs trials: ``--algo`` names a strategy, and either no one-shot
+    trainer (grid, evolution, tpe, ppo) or ``--trials`` / ``--trial-command`` asks for trials
+    (random)."""
+    from .runs import oneshot_names, strategy_names
+
+    if args.algo is None or args.algo not in strategy_names():
+        return False
+    if args.trials is not None or args.trial_command is not None:
+        return True
+    return args.algo not in oneshot_names()
+
+
 def config_from_args(args):
-    from .runner import MultiTrialConfig
+    """The :class:`~nascompile.multitrial.MultiTrialConfig` of a ``search`` namespace
+    (attributes missing from it take the defaults below)."""
+    from ..multitrial.runner import MultiTrialConfig
 
     g = lambda name, default=None: default if getattr(args, name, None) is None else getattr(args, name)
     return MultiTrialConfig(
         space=args.space, run_dir=g("output", "runs/multitrial"), algo=args.algo, trials=g("trials", 10),
         workers=g("workers", 1), trial_epochs=g("trial_epochs", 1), data=g("data", "digits"), seed=g("seed", 0),
-        trial_command=g("trial_command"), executor=g("executor", "local"), address=g("address"), resume=bool(g("resume", False)),
-        constraints=list(g("constraint", [])), overrides=list(g("set", [])), trial_timeout=g("trial_timeout"),
-        objective=g("objective"), storage=g("storage"), batch_size=g("batch_size", 64), lr=g("lr", 1e-3),
-        quiet=bool(g("quiet", False)))
+        trial_command=g("trial_command"), executor=g("executor", "local"), address=g("address"),
+        resume=bool(g("resume", False)), constraints=list(g("constraint", [])), overrides=list(g("set", [])),
+        trial_timeout=g("trial_timeout"), objective=g("objective"), storage=g("storage"),
+        batch_size=g("batch_size", 64), lr=g("lr", 1e-3), quiet=bool(g("quiet", False)))
 
 
 def run_multitrial(args) -> int:
-    from ..errors import Loc, NasError
-    from .runner import run_experiment
+    """Run the experiment ``args`` describe, print its summary and write ``RUN/arch.json``
+    (the best trial's architecture); returns the exit status."""
+    from .. import atomic
+    from ..multitrial.runner import run_experiment
 
     if getattr(args, "space", None) is None:
         args.space = "build"  # like one-shot search: the build directory of `nascompile build`
-    from pathlib import Path
     if not Path(args.space).exists():
         raise NasError("no such space document or build directory", Loc(str(args.space)),
                        hint="run 'nascompile build SPACE' first, or pass the document")
@@ -62,9 +86,6 @@ def run_multitrial(args) -> int:
         num = lambda v: "-" if v is None else f"{v:,}"
         print(f"best: trial {best['id']}  metric {best['metric']:.4f}  params {num(best['params'])}  "
               f"FLOPs {num(best['flops'])}")
-        from pathlib import Path
-
-        from .. import atomic
         atomic.write_json(Path(cfg.run_dir) / "arch.json", best["arch"])
         print(f"wrote {cfg.run_dir}/arch.json")
     if "pareto" in summary:

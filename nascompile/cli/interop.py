@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 
-from .cli import Command, UsageError
-from .errors import Loc, NasError
+from ..errors import Loc, NasError
+from .base import Command, UsageError, add_overrides
 
 
 def _write(path, text: str) -> None:
-    from . import atomic
+    from .. import atomic
 
     try:
         atomic.write_text(path, text)
@@ -38,12 +38,11 @@ class Convert(Command):
                          help="read a NAS-Bench-201 string and write the architecture JSON")
         parser.add_argument("-o", "--output", metavar="FILE",
                             help="write the result here (default: print it)")
-        parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                            help="override a parameter of the document (repeatable)")
+        add_overrides(parser)
 
     def run(self, args):
-        from .compiler import load_space, parse_overrides
-        from .interop import arch_from_string, arch_to_string
+        from ..compiler import load_space, parse_overrides
+        from ..interop import arch_from_string, arch_to_string
 
         text, name = ((args.from_genotype, "genotype") if args.from_genotype is not None
                       else (args.from_nb201, "nb201") if args.from_nb201 is not None else (None, None))
@@ -82,7 +81,7 @@ class SsGen(Command):
                             help="give up when the command runs longer (default: no limit)")
 
     def run(self, args):
-        from .interop import ss_gen
+        from ..interop import ss_gen
 
         if args.timeout is not None and args.timeout <= 0:
             raise UsageError("--timeout must be positive")

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import io
 
-from . import atomic
-from .cli import Command
+from .. import atomic
+from .base import Command, add_overrides
 
 
 def _add_common(parser) -> None:
     parser.add_argument("space", help="space document (.yaml, .yml or .json)")
     parser.add_argument("arch", help="architecture JSON: a map from labels to choices")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a parameter of the document (repeatable)")
+    add_overrides(parser)
 
 
 def _freeze(args):
-    from .compiler import load_space, parse_overrides
-    from .passes.freeze import freeze_arch
+    from ..compiler import load_space, parse_overrides
+    from ..passes.freeze import freeze_arch
 
     space = load_space(args.space, parse_overrides(args.set))
     frozen, _ = freeze_arch(space, args.arch)
@@ -39,7 +38,7 @@ class Fix(Command):
                             help="save the pruned module's state_dict here (default: save nothing)")
 
     def run(self, args):
-        from .passes.freeze import frozen_cost
+        from ..passes.freeze import frozen_cost
 
         space, frozen = _freeze(args)
         params, flops = frozen_cost(frozen, space.ops)
@@ -50,7 +49,7 @@ class Fix(Command):
         if args.output is not None:
             import torch
 
-            from .backends.fixed import build_fixed
+            from ..backends.fixed import build_fixed
 
             module = build_fixed(frozen, space.ops)
             counted = sum(p.numel() for p in module.parameters())
@@ -74,7 +73,7 @@ class ExportCode(Command):
         parser.add_argument("--class-name", default="Net", help="name of the model class (default: Net)")
 
     def run(self, args):
-        from .backends.codegen import check_class_name, generate_source
+        from ..backends.codegen import check_class_name, generate_source
 
         check_class_name(args.class_name)  # before the slow part
         space, frozen = _freeze(args)

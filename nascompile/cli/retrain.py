@@ -1,0 +1,186 @@
+"""``nascompile retrain RUN/arch.json``: train a found architecture from scratch (or from the
+supernet's weights) and score it on the held-out test split.
+
+The space and data are found through ``RUN/run.json`` (or given: ``--space``, ``--data``). The
+architecture is frozen (:func:`~nascompile.passes.freeze.freeze_arch`), the pruned module built
+(:func:`~nascompile.backends.fixed.build_fixed`) and trained on train + valid with SGD and a
+cosine schedule through the one training loop (:func:`nascompile.train.fit`, for the data's
+task: classification or regression), then evaluated on the test split. Writes ``RUN/retrain/``:
+``model.pt`` (its state_dict), ``model.py`` (standalone source) and ``metrics.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from .. import atomic
+from ..errors import Loc, NasError
+from ..logs import progress_bar
+from .base import Command, UsageError, add_overrides, add_threads, positive, set_threads
+from .runs import check_shapes, load_space, read_run, valid_fraction
+
+
+class Retrain(Command):
+    name = "retrain"
+    help = "train a found architecture (found through its run) and evaluate it on the test split"
+
+    def add_arguments(self, parser):
+        parser.add_argument("arch", help="architecture JSON of a search run (RUN/arch.json)")
+        parser.add_argument("--epochs", type=int, default=30, help="epochs (default: 30)")
+        parser.add_argument("--lr", type=float, default=0.05, help="initial learning rate of SGD (default: 0.05)")
+        parser.add_argument("--cosine", action=argparse.BooleanOptionalAction, default=True,
+                            help="cosine learning-rate schedule (default: on)")
+        parser.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
+        parser.add_argument("--weight-decay", type=float, default=3e-4, help="weight decay (default: 3e-4)")
+        parser.add_argument("--auxiliary-weight", type=float, default=0.0, metavar="W",
+                            help="weight of an auxiliary head's loss (a space whose output is [logits, aux])")
+        parser.add_argument("--drop-path", type=float, default=0.0, metavar="P",
+                            help="drop-path probability of the ops inside cells, ramped up linearly (DARTS)")
+        parser.add_argument("--cutout", type=int, default=0, metavar="N", help="cutout square of N pixels (images)")
+        parser.add_argument("--inherit", action="store_true",
+                            help="start from the supernet's weights of the path (RUN/checkpoints/last.pt)")
+        parser.add_argument("--seed", type=int, default=None, help="seed (default: the run's)")
+        parser.add_argument("--data", default=None, help="dataset (default: the run's)")
+        parser.add_argument("--space", default=None, help="space document or build directory (default: the run's)")
+        add_overrides(parser, "override a parameter of the document (on top of the run's overrides)")
+        parser.add_argument("-o", "--output", default=None, metavar="DIR", help="output folder (default: RUN/retrain)")
+        parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+        add_threads(parser)
+
+    def run(self, args):
+        from ..compiler import parse_overrides
+
+        positive("--epochs", args.epochs, allow_zero=True)
+        positive("--batch-size", args.batch_size)
+        positive("--cutout", args.cutout, allow_zero=True)
+        if not args.lr > 0:
+            raise UsageError(f"--lr must be > 0, got {args.lr}")
+        if not 0.0 <= args.drop_path < 1.0:
+            raise UsageError(f"--drop-path must be in [0, 1), got {args.drop_path}")
+        if args.auxiliary_weight < 0:
+            raise UsageError(f"--auxiliary-weight must be >= 0, got {args.auxiliary_weight}")
+        arch_path = Path(args.arch)
+        if not arch_path.is_file():
+            raise NasError("no such file", Loc(str(arch_path)), hint="pass RUN/arch.json of a search")
+        run = arch_path.parent
+        record = read_run(run) if (run / "run.json").exists() else None
+        if record is None and (args.space is None or args.inherit):
+            raise NasError("no run.json beside the architecture: retrain finds the space and data through the "
+                           "search run", Loc(str(run / "run.json")),
+                           hint="pass RUN/arch.json of 'nascompile search', or give --space (and --data)"
+                                + ("; --inherit needs the run's checkpoint" if args.inherit else ""))
+        overrides = parse_overrides(args.set)
+        if args.space is not None:
+            space_record = {"path": str(Path(args.space).resolve()), "overrides": overrides}
+        else:
+            space_record = dict(record["space"])
+            space_record["overrides"] = {**(space_record.get("overrides") or {}), **overrides}
+        data = args.data or (record or {}).get("data") or "digits"
+        seed = args.seed if args.seed is not None else (record or {}).get("seed", 0)
+        return retrain(arch_path, space_record, data, seed, args, record, run)
+
+
+def _inherited(space, sample, arch_path: Path, run: Path):
+    """``(frozen graph, module)`` of the supernet's own IR, the module holding the weights of the
+    path that the run's last checkpoint trained."""
+    from ..backends.fixed import build_fixed
+    from ..backends.inherit import inherit_weights
+    from ..backends.supernet import build_supernet
+    from ..oneshot.checkpoint import load_checkpoint
+    from ..passes.freeze import freeze
+
+    supernet = build_supernet(space)
+    path = run / "checkpoints" / "last.pt"
+    checkpoint = load_checkpoint(path)
+    try:
+        supernet.load_state_dict(checkpoint["model"])
+    except (RuntimeError, KeyError) as err:
+        raise NasError(f"the checkpoint's supernet does not fit this space: {str(err).splitlines()[0]}",
+                       Loc(str(path))) from None
+    frozen = freeze(supernet.graph, sample, str(arch_path))  # the pruned module of the supernet's own IR
+    return frozen, inherit_weights(build_fixed(frozen, space.ops), supernet, sample)
+
+
+def retrain(arch_path: Path, space_record: dict, data: str, seed: int, args, record: dict | None, run: Path) -> int:
+    """Train the architecture of ``arch_path`` and write ``model.pt``, ``model.py`` and
+    ``metrics.json`` (the body of ``nascompile retrain``)."""
+    import io
+
+    import torch
+
+    from ..backends.codegen import generate_source
+    from ..backends.fixed import build_fixed
+    from ..data import get_dataset
+    from ..passes.freeze import freeze_arch, frozen_cost
+    from ..train import AuxLoss, BatchStream, evaluate, fit, seed_everything, task_for
+    from ..train.augment import cutout
+    from ..train.drop_path import DropPath
+
+    set_threads(args.threads)
+    space = load_space(space_record)
+    frozen, sample = freeze_arch(space, str(arch_path))
+    splits = get_dataset(data, seed=seed, valid_fraction=valid_fraction(record))
+    check_shapes(space, splits, data)
+    seed_everything(seed)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if args.inherit:
+        frozen, model = _inherited(space, sample, arch_path, run)
+    else:
+        model = build_fixed(frozen, space.ops)
+    model.to(device)
+    params, flops = frozen_cost(frozen, space.ops)
+    task = task_for(splits.task)
+    loss = AuxLoss(task.loss, args.auxiliary_weight)
+    drop = DropPath(model, frozen) if args.drop_path > 0 else None
+    if drop is not None and not drop.count:
+        print("note: --drop-path has no effect: the architecture has no ops inside cells")
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=args.weight_decay,
+                                nesterov=True)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(args.epochs, 1))
+                 if args.cosine else None)
+    train = BatchStream(splits.train_and_valid(), args.batch_size, seed=seed, salt=11)
+    gen = torch.Generator().manual_seed(seed)
+    out_dir = Path(args.output) if args.output else run / "retrain"
+    print(f"retrain {space.name} ({arch_path}): {params:,} parameters, {flops:,} FLOPs; "
+          f"{splits.describe()}{'; weights inherited from the supernet' if args.inherit else ''}")
+    started = time.time()
+    clock = {"epoch": started, "warned": False}
+
+    def epoch_end(epoch: int, record: dict) -> None:
+        now = time.time()
+        record["seconds"] = round(now - clock["epoch"], 3)
+        if loss.missing and not clock["warned"]:
+            print("note: --auxiliary-weight has no effect: the network has no auxiliary output "
+                  "(a space whose output is [logits, aux], e.g. --set auxiliary=true)")
+            clock["warned"] = True
+        if drop is not None:  # the probability of the next epoch
+            drop.p = args.drop_path * (epoch + 1) / max(args.epochs, 1)
+        print(f"retrain epoch {epoch + 1}/{args.epochs} {progress_bar((epoch + 1) / args.epochs)} "
+              f"loss {record['loss']:.4f} {task.key} {record[task.key]:.4f} ({now - clock['epoch']:.1f}s)", flush=True)
+        clock["epoch"] = time.time()
+
+    augment = (lambda x: cutout(x, args.cutout, gen)) if args.cutout else None
+    history = fit(model, train, loss, optimizer, args.epochs, metrics=task.metrics, scheduler=scheduler,
+                  grad_clip=5.0, device=device, transform=augment, on_epoch_end=epoch_end)
+    test = evaluate(model, BatchStream(splits.test, args.batch_size, shuffle=False), task.loss, task.metrics,
+                    device=device)
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    atomic.write_bytes(out_dir / "model.pt", buffer.getvalue())
+    atomic.write_text(out_dir / "model.py", generate_source(frozen, "Net", space.ops))
+    atomic.write_json(out_dir / "metrics.json", {
+        "arch": str(arch_path), "space": space_record, "data": data, "seed": seed, "epochs": args.epochs,
+        "lr": args.lr, "cosine": args.cosine, "batch_size": args.batch_size, "weight_decay": args.weight_decay,
+        "inherit": args.inherit, "drop_path": args.drop_path, "cutout": args.cutout,
+        "auxiliary_weight": args.auxiliary_weight, "params": params, "flops": flops, "train": history,
+        "test": test, "seconds": round(time.time() - started, 1)})
+    if splits.task == "classification":
+        print(f"test accuracy {test['acc']:.4f} (loss {test['loss']:.4f}, {len(splits.test)} held-out samples)")
+    else:
+        print(f"test mse {test['mse']:.6f} ({len(splits.test)} held-out samples)")
+    print(f"wrote {out_dir}/model.pt, model.py, metrics.json")
+    return 0
+
+
+COMMANDS: list[Command] = [Retrain()]

@@ -1,0 +1,175 @@
+"""``nascompile search``: one-shot search on a compiled space (multi-trial search is
+:mod:`.multitrial`, chosen by ``--algo``).
+
+``search SPACE|BUILD_DIR --algo A --data D`` builds the supernet
+(:func:`~nascompile.backends.supernet.build_supernet`), trains it with the algorithm's trainer
+and writes the run folder::
+
+    RUN/run.json          what was searched: the space (document path or build directory and
+                          overrides), data (and valid_fraction, the share held out), algorithm
+                          (as typed: a name or module:Class), seed and settings; status and results
+    RUN/metrics.jsonl     one JSON object per logged step and per epoch
+    RUN/checkpoints/      last.pt, written atomically every epoch and every --checkpoint-every steps
+    RUN/arch.json         the found architecture (flat label -> choice JSON)
+
+``--algo`` is a name of the trainer registry (:func:`nascompile.oneshot.algorithms`) or of the
+strategy registry (:data:`nascompile.multitrial.strategies.STRATEGIES`), or ``module:Class``
+of your own :class:`~nascompile.oneshot.OneShotTrainer` subclass (``PYTHONPATH=examples
+nascompile search SPACE --algo custom_trainer:RandomEarlyStopTrainer``). ``random`` is
+one-shot unless ``--trials`` or ``--trial-command`` asks for trials. Each trainer declares
+what the command line needs of it: ``valid_fraction`` (the share of the training data held
+out to judge architectures) and ``cli_defaults`` (settings for short runs on small data);
+``--option NAME=VALUE`` overrides those and any other keyword argument.
+
+``search --resume -o RUN`` continues RUN from its last checkpoint with its recorded settings.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .. import atomic
+from ..errors import Loc, NasError
+from .base import Command, UsageError, add_overrides, add_threads, positive, set_threads
+from .multitrial import add_multitrial_arguments, is_multitrial, run_multitrial
+from .runs import (RUN_FORMAT, KnownAlgorithms, check_algo, check_shapes, load_space, oneshot_names, read_run,
+                   strategy_names, trainer_class)
+
+SEARCH_DEFAULTS = {"data": "digits", "epochs": 10, "seed": 0, "batch_size": 64, "lr": 0.05}
+
+
+class Search(Command):
+    name = "search"
+    help = "one-shot search of a space (or build directory) on a dataset; writes a run folder"
+
+    def add_arguments(self, parser):
+        parser.add_argument("space", nargs="?", default=None,
+                            help="space document or build directory (default: ./build)")
+        algo = parser.add_argument("--algo", default=None, metavar="ALGO", help="search algorithm: %(known)s")
+        algo.known = KnownAlgorithms()  # listed when the help is shown: the registries import nothing before
+        parser.add_argument("--data", default=None, metavar="NAME",
+                            help="digits, mnist1d, cifar10 or module:function (default: digits)")
+        parser.add_argument("--epochs", type=int, default=None, help="epochs of search (default: 10)")
+        parser.add_argument("--seed", type=int, default=None, help="seed of everything (default: 0)")
+        parser.add_argument("-o", "--output", default=None, metavar="RUN",
+                            help="run folder (default: runs/<space>-<algo>-<seed>)")
+        parser.add_argument("--resume", action="store_true", help="continue RUN from its last checkpoint")
+        parser.add_argument("--batch-size", type=int, default=None, help="batch size (default: 64)")
+        parser.add_argument("--lr", type=float, default=None, help="learning rate of the weights (default: 0.05)")
+        add_overrides(parser)
+        parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                            help="a keyword argument of the trainer, e.g. --option ctrl_lr=0.001 (repeatable)")
+        parser.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
+                            help="also checkpoint every N steps (default: at epoch ends)")
+        parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+        add_threads(parser)
+        parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+        add_multitrial_arguments(parser)
+
+    def run(self, args):
+        from ..compiler import is_build_dir, parse_overrides
+
+        if args.algo is not None:
+            check_algo(args.algo)
+        if is_multitrial(args):  # each architecture trained as its own trial
+            return run_multitrial(args)
+
+        for name in ("epochs", "batch_size", "checkpoint_every"):
+            positive(f"--{name.replace('_', '-')}", getattr(args, name), allow_zero=name == "epochs")
+        if args.lr is not None and not args.lr > 0:
+            raise UsageError(f"--lr must be > 0, got {args.lr}")
+        options = parse_overrides(args.option)
+        overrides = parse_overrides(args.set)
+        if args.resume:
+            if args.output is None:
+                raise UsageError("--resume needs -o RUN (the run to continue)")
+            run = Path(args.output)
+            record = read_run(run)
+            given = {"algo": args.algo, "data": args.data, "seed": args.seed, "batch_size": args.batch_size,
+                     "lr": args.lr, "epochs": args.epochs}
+            for key, value in given.items():
+                if value is not None and value != record.get(key):
+                    raise NasError(f"--{key.replace('_', '-')} {value} differs from the run's {record.get(key)}",
+                                   Loc(str(run / "run.json")),
+                                   hint="--resume continues a run with its recorded settings; leave the option out")
+            if args.space is not None or overrides or options:
+                raise NasError("--resume takes the space, --set and --option of the run", Loc(str(run)),
+                               hint="leave them out")
+            return self._search(record, run, args)
+        if args.algo is None:
+            known = list(dict.fromkeys(oneshot_names() + strategy_names()))
+            raise UsageError("--algo is required (one of: " + ", ".join(known) + ", or module:Class)")
+        space_path = Path(args.space if args.space is not None else "build")
+        if not space_path.exists():
+            raise NasError("no such space document or build directory", Loc(str(space_path)),
+                           hint="run 'nascompile build SPACE' first, or pass the document")
+        settings = {k: (getattr(args, k) if getattr(args, k) is not None else v) for k, v in SEARCH_DEFAULTS.items()}
+        record = {"format": RUN_FORMAT, "algo": args.algo, **settings,
+                  "space": {"path": str(space_path.resolve()),
+                            "kind": "build" if is_build_dir(space_path) else "document", "overrides": overrides},
+                  "options": options, "checkpoint_every": args.checkpoint_every, "status": "new"}
+        return self._search(record, None if args.output is None else Path(args.output), args)
+
+    def _search(self, record: dict, run: Path | None, args) -> int:
+        import torch
+
+        from ..backends.supernet import build_supernet
+        from ..data import get_dataset
+        from ..train import task_for
+
+        set_threads(args.threads)
+        algo = record["algo"]
+        trainer_cls = trainer_class(algo)            # an unavailable algorithm fails before the slow part
+        space = load_space(record["space"])
+        if run is None:
+            run = Path("runs") / f"{space.name}-{algo.replace(':', '-')}-{record['seed']}"
+        if not args.resume and (run / "run.json").exists():
+            raise NasError("this run folder holds a search already", Loc(str(run)),
+                           hint=f"continue it with 'nascompile search --resume -o {run}', or choose another -o")
+        record.setdefault("valid_fraction", trainer_cls.valid_fraction)  # retrain splits the data alike
+        splits = get_dataset(record["data"], seed=record["seed"], valid_fraction=record["valid_fraction"])
+        check_shapes(space, splits, record["data"])
+        record["space"]["name"] = space.name
+        record["task"] = splits.task
+
+        torch.manual_seed(record["seed"])
+        model = build_supernet(space)
+        task = task_for(splits.task)
+        optimizer = torch.optim.SGD(model.parameters(), lr=record["lr"], momentum=0.9, weight_decay=1e-4)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(record["epochs"], 1),
+                                                               eta_min=record["lr"] * 0.01)
+        kwargs = dict(model=model, loss=task.loss, metrics=task.metrics, optimizer=optimizer,
+                      num_epochs=record["epochs"], dataset_train=splits.train, dataset_valid=splits.valid,
+                      batch_size=record["batch_size"], seed=record["seed"], checkpoint_dir=run / "checkpoints",
+                      checkpoint_every=record.get("checkpoint_every"), metrics_file=run / "metrics.jsonl",
+                      lr_scheduler=scheduler, device=args.device, verbose=not args.quiet, space=space)
+        kwargs.update(trainer_cls.cli_defaults)     # the trainer's settings for short runs on small data
+        kwargs.update(record.get("options") or {})  # then the user's --option
+        try:
+            trainer = trainer_cls(**kwargs)
+        except TypeError as err:
+            raise NasError(f"the {algo} trainer does not take these arguments: {err}", Loc("--option")) from None
+        if args.resume:
+            trainer.resume()
+            print(f"resuming {run} at epoch {min(trainer.epoch + 1, trainer.num_epochs)}, step {trainer.step}")
+        else:
+            run.mkdir(parents=True, exist_ok=True)
+            (run / "metrics.jsonl").unlink(missing_ok=True)
+        print(f"search {space.name} with {algo} on {splits.describe()}")
+        record["status"] = "running"
+        atomic.write_json(run / "run.json", record)
+        started = time.time()
+        trainer.train()
+        arch = trainer.export(file=run / "arch.json")
+        final = trainer.validate()
+        record.update(status="done", arch="arch.json", valid=final,
+                      seconds=round(time.time() - started + (record.get("seconds") or 0.0), 1))
+        atomic.write_json(run / "run.json", record)
+        print("found " + json.dumps(arch))
+        print("valid " + " ".join(f"{k} {v:.4f}" for k, v in final.items()))
+        print(f"wrote {run}/arch.json")
+        return 0
+
+
+COMMANDS: list[Command] = [Search()]
