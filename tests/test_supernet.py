@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from nascompile.arch import encode_arch, normalize_arch
-from nascompile.backends.supernet import Repeat, ValueOp, build_supernet
+from nascompile.backends.supernet import Repeat, SharedOp, ValueOp, build_supernet
 from nascompile.compiler import compile_text, load_space
 from nascompile.errors import ArchError, NasError
 from nascompile.nn import (BinaryGateMutator, InputChoice, LayerChoice, SinglePathMutator, WeightedMutator,
@@ -252,11 +252,14 @@ def test_empty_input_choice(spaces):
 
 
 # --- value and depth choices -------------------------------------------------------------------
-def test_value_choices_select_variants_and_depth_runs_that_many_blocks(spaces):
+def test_value_choices_share_one_superkernel_and_depth_runs_that_many_blocks(spaces):
     space = spaces["mixed"]
     net = build_supernet(space)
-    assert isinstance(net.stem_conv, ValueOp) and isinstance(net.stage, Repeat)
-    assert [type(m).__name__ for m in net.stem_conv.children()] == ["SupernetValue", "Conv2d", "Conv2d"]
+    assert isinstance(net.stem_conv, SharedOp) and isinstance(net.stage, Repeat)
+    # one conv at the largest width (16), not one per width
+    assert [type(m).__name__ for m in net.stem_conv.children()] == ["SupernetValue", "Conv2d"]
+    assert net.stem_conv.full.weight.shape == (16, 3, 3, 3)
+    assert sum(p.numel() for p in net.parameters()) == space.supernet_params()
     mutator = SinglePathMutator(net, seed=0)
     blocks, handles = record_calls({f"block{k}": net.stage._modules[f"block{k}"] for k in range(3)})
     x = torch.randn(2, 3, 16, 16)
@@ -266,6 +269,9 @@ def test_value_choices_select_variants_and_depth_runs_that_many_blocks(spaces):
         blocks.clear()
         stem = net.stem_conv(x)
         assert stem.shape == (2, width, 16, 16)
+        # width 8 is the first 8 filters of the width-16 kernel
+        full = torch.nn.functional.conv2d(x, net.stem_conv.full.weight, net.stem_conv.full.bias, padding=1)
+        assert torch.allclose(stem, full[:, :width], atol=1e-6)
         assert net(x).shape == (2, 5)
         assert blocks == {f"block{k}" for k in range(depth)}
     for h in handles:
@@ -273,12 +279,18 @@ def test_value_choices_select_variants_and_depth_runs_that_many_blocks(spaces):
 
 
 @pytest.mark.parametrize("mode", [WeightedMutator, BinaryGateMutator])
-def test_weighted_modes_refuse_value_choices(spaces, mode):
-    with pytest.raises(NasError, match="cannot relax the value choice 'width'"):
-        mode(build_supernet(spaces["mixed"]))
-    no_width = MIXED.replace('conv(choice(8, 16, label="width"), 3)', "conv(8, 3)")
-    with pytest.raises(NasError, match="cannot relax the depth choice 'stage/depth'"):
-        mode(build_supernet(compile_text(no_width, "mixed.yaml")))
+def test_weighted_modes_learn_value_and_depth_choices(spaces, mode):
+    # a concatenation whose width depends on an input choice and on 'width': refused at start
+    both = MIXED.replace("input_choice([left, right, mid]", "input_choice([stem, right, mid]")
+    with pytest.raises(NasError, match="cannot learn the choice 'width'.*input choice 'join'"):
+        mode(build_supernet(compile_text(both, "mixed.yaml")))
+    net = build_supernet(spaces["mixed"])
+    mutator = mode(net)
+    assert {"width", "stage/depth"} <= set(mutator.alpha)
+    net(torch.randn(2, 3, 16, 16)).sum().backward()
+    for label in ("width", "stage/depth"):
+        assert mutator.alpha[label].grad is not None and mutator.alpha[label].grad.abs().sum() > 0, label
+    assert set(mutator.export()) == set(mutator.decisions)
 
 
 # --- the other modes ---------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from ..passes.freeze import freeze, used_labels
 from .fixed import build_fixed
 from .naming import module_names
 from .supernet import Supernet
-from .value_op import ValueOp
+from .value_op import ChoiceOp
 
 __all__ = ["inherit_weights", "extract_fixed", "weight_map"]
 
@@ -116,7 +116,7 @@ def _map(frozen: Graph, origins: dict, supernet: Supernet, sample: dict) -> dict
                 module = supernet.sources.get(origins.get(here))
                 if module is None:
                     continue  # a reduction made from an input choice: it holds no weights
-                if isinstance(module, ValueOp):
+                if isinstance(module, ChoiceOp):
                     module = module.variant(sample)
                 for k in module.state_dict():
                     out[f"{prefix}{names[node.name]}.{k}"] = (module, k)

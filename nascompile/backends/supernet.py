@@ -14,10 +14,11 @@ uses, so every mutator of :mod:`nascompile.nn` (single path, DARTS/GDAS, Proxyle
 * a ``repeat`` is a :class:`Repeat` of its blocks; a depth decision is a
   :class:`~nascompile.nn.DepthChoice` keyed by its label, and only that many blocks run;
 * a ``cell`` is a nested :class:`SuperGraph` child module;
-* a ``call`` whose arguments or input shape depend on choices is a :class:`ValueOp`: one variant
-  per combination of those values, and a keyed :class:`~nascompile.nn.ValueChoice` per value
-  label of its arguments. Weighted modes cannot relax value or depth choices: attaching one of
-  them (:class:`~nascompile.nn.ArchWeightMutator`) raises a :class:`NasError`.
+* a ``call`` whose arguments or input shape depend on choices is a :class:`SharedOp` (one
+  superkernel at the largest size, sliced per value) or, when the op cannot share, a
+  :class:`ValueOp` (one variant per value), reading keyed :class:`~nascompile.nn.ValueChoice` s
+  (:mod:`.value_op`). Every mode relaxes them: single-path modes run one value at its own
+  size, the weighted modes (DARTS, GDAS, ProxylessNAS) a weighted mixture at the largest size.
 
 So ``ModelSpace(build_supernet(space)).decisions == space.decisions``. A graph computes only
 what its output needs under the current choices: an input choice is asked first which inputs it
@@ -35,14 +36,14 @@ import torch.nn as nn
 
 from ..errors import Loc, NasError
 from ..ir.graph import Graph, Node
-from ..ir.values import labels_of
 from ..nn.mutables import InputChoice, LayerChoice
 from ..ops.registry import Args
 from .fixed import resolve_op
-from .value_op import MAX_VARIANTS, Repeat, ValueOp, SupernetDepth, build_op, node_loc
+from ..passes.sharing import op_choices
+from .value_op import MAX_VARIANTS, Repeat, SharedOp, SupernetDepth, ValueOp, build_op, choice_op, node_loc
 from .naming import Namespace, module_reserved
 
-__all__ = ["build_supernet", "Supernet", "SuperGraph", "Repeat", "ValueOp", "MAX_VARIANTS"]
+__all__ = ["build_supernet", "Supernet", "SuperGraph", "Repeat", "SharedOp", "ValueOp", "MAX_VARIANTS"]
 
 MAX_PLANS = 4096  # cached plans per graph (ENAS's skip choices have 2**66 combinations)
 MERGES = ("add", "concat")  # ops that drop an input choice that chose nothing (as freeze does)
@@ -116,12 +117,14 @@ class _Builder:
         op = resolve_op(node.target, self.ops)
         shapes = [graph.nodes[i].shape for i in node.inputs]
         x = shapes[0] if op.arity == (1, 1) else shapes
-        arg_labels = sorted(labels_of(tuple(v for _, v in node.args)))
-        shape_labels = sorted(labels_of(tuple(shapes)) - set(arg_labels))
-        if not arg_labels and not shape_labels:
+        try:
+            choices = op_choices(op, node, x, self.decisions)
+        except NasError as err:
+            raise err.at(node_loc(node, path)) from None
+        if choices is None:
             module = build_op(op, x, Args(node.args), node, path)
         else:
-            module = ValueOp.create(op, x, node, arg_labels, shape_labels, self.decisions, path)
+            module = choice_op(op, choices, node, self.decisions, path)
         self.sources[path] = module
         return module
 

@@ -1,29 +1,55 @@
-"""The modules of a supernet whose structure depends on a choice: :class:`Repeat` (a depth
-choice) and :class:`ValueOp` (an op whose arguments or input shapes depend on value choices),
-and the keyed value and depth choices they read."""
+"""The modules of a supernet whose structure depends on a value or depth choice.
+
+* :class:`SharedOp`: an op whose sizes depend on choices, holding ONE set of weights — its
+  largest assignment's (:mod:`nascompile.passes.sharing`); an assignment runs the module it
+  would be as a fixed op, every weight a slice of the largest one's (:mod:`.slicing`).
+* :class:`ValueOp`: an op that cannot share (a user module, a change of structure): one module
+  (variant) per assignment.
+* :class:`Repeat`: a chain of blocks whose depth is a choice.
+
+Two ways to run, chosen by the mutator's answer for the values (``ValueChoice.mixture``):
+
+**one value** with no weight (single-path modes: ENAS, SPOS, random) — the assignment runs at
+its own size; tensors have the sampled architecture's shapes, so a step costs what the fixed
+network costs.
+
+**weighted values** (DARTS, GDAS, ProxylessNAS) — every tensor keeps the largest shape, and an
+op's output is ``sum_j w_j * pad(op_j(x restricted to assignment j))`` over the joint values
+``j`` of its choices (``w_j`` the product of their weights; ProxylessNAS's idle value without
+autograd). Two cases compute it in one call: a convolution or linear layer runs once with the
+weighted sum of its masked (sliced, zero-padded) kernels; a channel-wise op (normalisation,
+activation, pooling) runs once at full width and its output channels are scaled by the
+weighted mask. Depth: ``sum_d w_d * (output after d blocks)``.
+
+BatchNorm statistics are shared per channel between the values that contain the channel (as in
+Once-for-All); single-path trainers re-estimate them before scoring (SPOS's ``bn_batches``).
+"""
 from __future__ import annotations
 
 import itertools
 from typing import Mapping
 
+import torch
 import torch.nn as nn
 
 from ..errors import Loc, NasError
 from ..ir.graph import Node
-from ..ir.values import evaluate
-from ..nn.arch_weights import ArchWeightMutator
+from ..nn.arch_weights import scale
 from ..nn.mutables import DepthChoice, ValueChoice
+from ..nn.mutator import Weighted
 from ..ops.registry import Args
+from ..passes.sharing import MAX_ASSIGNMENTS, OpChoices, typed
+from .slicing import Template, first, pad_to, single_linear
 
-__all__ = ["Repeat", "ValueOp", "SupernetValue", "SupernetDepth", "MAX_VARIANTS", "build_op", "node_loc"]
+__all__ = ["Repeat", "ValueOp", "SharedOp", "SupernetValue", "SupernetDepth", "MAX_VARIANTS", "build_op",
+           "node_loc", "choice_op", "ChoiceOp"]
 
-MAX_VARIANTS = 256  # variants one op may need for the combinations of its values
+MAX_VARIANTS = MAX_ASSIGNMENTS
 
 
 def node_loc(node: Node, path: str) -> Loc:
     loc = node.loc
     return Loc(loc.file, loc.line, loc.col, loc.path or path)
-
 
 
 def build_op(op, x, args: Args, node: Node, path: str) -> nn.Module:
@@ -36,32 +62,213 @@ def build_op(op, x, args: Args, node: Node, path: str) -> nn.Module:
                        f"{dict(args)}: {type(err).__name__}: {err}", node_loc(node, path)) from None
 
 
-class _NoRelaxation:
-    """Refuses the weighted mutators: they learn layer choices only and would silently keep
-    the first value of this choice."""
+class SupernetValue(ValueChoice):
+    """A supernet's value choice: the module reading it runs mixtures, so every mode learns it,
+    unless ``unrelaxable`` says why this module cannot (the weighted modes then refuse the space)."""
 
-    def _attach(self, mutator, label: str) -> None:
-        if isinstance(mutator, ArchWeightMutator):
-            what = "depth" if isinstance(self, DepthChoice) else "value"
-            raise NasError(f"{type(mutator).__name__} cannot relax the {what} choice '{label}' of a "
-                           f"supernet: the weighted modes (DARTS, GDAS, ProxylessNAS) learn layer "
-                           f"choices only", Loc(path=label),
-                           hint="search this space with SinglePathMutator, or write the values as a "
-                                "layer choice between fixed candidates")
-        super()._attach(mutator, label)
+    relaxable = True
+
+    def __init__(self, candidates, key=None, unrelaxable: str | None = None):
+        super().__init__(candidates, key)
+        if unrelaxable is not None:
+            self.relaxable = False
+            self.unrelaxable = unrelaxable
 
 
-class SupernetValue(_NoRelaxation, ValueChoice):
-    """A supernet's value choice (refused by the weighted modes)."""
+class SupernetDepth(DepthChoice):
+    """A supernet's depth choice (a :class:`Repeat` runs mixtures of depths)."""
+
+    relaxable = True
 
 
-class SupernetDepth(_NoRelaxation, DepthChoice):
-    """A supernet's depth choice (refused by the weighted modes)."""
+def _mixture(choice) -> list:
+    """What ``choice`` runs now; a fixed value (``apply_fixed_architecture``) is one value."""
+    return choice.mixture() if isinstance(choice, ValueChoice) else [Weighted(choice.value)]
+
+
+def _product(weights):
+    out = None
+    for w in weights:
+        if w is not None:
+            out = w if out is None else out * w
+    return out
+
+
+def choice_op(op, choices: OpChoices, node: Node, decisions: Mapping, path: str) -> nn.Module:
+    """The supernet module of an op node that depends on choices."""
+    cls = SharedOp if choices.shared else ValueOp
+    return cls(op, choices, node, decisions, path)
+
+
+class ChoiceOp(nn.Module):
+    """What :class:`SharedOp` and :class:`ValueOp` share: the keyed choices they read, and the
+    dispatch between one value and a weighted mixture. Subclasses run one assignment
+    (:meth:`run`) and may compute a mixture faster (:meth:`fast_mixture`)."""
+
+    def __init__(self, op, choices: OpChoices, node: Node, decisions: Mapping, path: str):
+        super().__init__()
+        self.op_name = node.target
+        self.choices = choices
+        self.multi = op.arity != (1, 1)
+        # the arguments' choices, then the value/depth choices that only shape the input: a
+        # weighted mode tells the op their weights (input choices reach it through the shapes)
+        shape_values = [label for label in choices.shape_labels if decisions[label].kind in ("value", "depth")]
+        inputs = [label for label in choices.shape_labels if label not in shape_values]
+        why = (f"op '{node.target}' at {path} takes a tensor whose width depends both on it and on the input "
+               f"choice '{inputs[0]}' (a concatenation), and weights cannot mix such widths" if inputs else None)
+        self._values = tuple(f"value{i}" for i in range(len(choices.arg_labels)))
+        self._shape_values = tuple(f"shape{i}" for i in range(len(shape_values)))
+        self._shape_value_labels = tuple(shape_values)
+        for attr, label in zip(self._values + self._shape_values, choices.arg_labels + tuple(shape_values)):
+            self.add_module(attr, SupernetValue(list(decisions[label].options), key=label, unrelaxable=why))
+
+    # --- running --------------------------------------------------------------------------
+    def run(self, key, xs):
+        raise NotImplementedError
+
+    def fast_mixture(self, xs, entries):
+        """The weighted mixture of ``entries`` in one call, or None (then: one run per entry)."""
+        return None
+
+    def forward(self, *xs):
+        arg_mixes = [_mixture(self._modules[a]) for a in self._values]
+        shape_mixes = [_mixture(self._modules[a]) for a in self._shape_values]
+        if all(len(m) == 1 and m[0].weight is None for m in arg_mixes + shape_mixes):
+            values = tuple(typed(m[0].value) for m in arg_mixes)
+            shapes = self._shape_key(xs) if self.choices.shape_labels else None
+            key = (shapes, values)
+            if key not in self.choices.assignments:
+                raise self._no_assignment(shapes, values)
+            return self.run(key, xs)
+        entries = self._entries(arg_mixes + shape_mixes)
+        fast = self.fast_mixture(xs, entries)
+        if fast is not None:
+            return self._padded(fast)
+        total = None
+        for key, w, grad in entries:
+            a = self.choices.assignments[key]
+            shapes = a.shapes if self.multi else [a.shapes]
+            inputs = [first(x, s) for x, s in zip(xs, shapes)]
+            with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
+                y = self.run(key, inputs)
+            y = y if w is None else scale(w, y)
+            total = y if total is None else _add_padded(total, y)
+        return self._padded(total)
+
+    def _padded(self, y: torch.Tensor) -> torch.Tensor:
+        """A weighted mode's output at the op's largest shape (every tensor keeps it)."""
+        out = self.choices.out
+        return pad_to(y, (y.shape[0],) + out) if out and tuple(y.shape[1:]) != out else y
+
+    def _entries(self, mixes) -> list:
+        """``[(assignment key, weight, grad)]`` for the joint values of the op's choices."""
+        labels = self.choices.arg_labels + self._shape_value_labels
+        out: dict = {}
+        for combo in itertools.product(*mixes):
+            sample = tuple(sorted(((label, opt.value) for label, opt in zip(labels, combo)), key=lambda kv: kv[0]))
+            key = self.choices.by_sample.get(sample)
+            if key is None:
+                continue  # values that give no tensor (an empty concatenation)
+            w = _product(opt.weight for opt in combo)
+            grad = all(opt.grad for opt in combo)
+            if key in out:  # two samples giving one assignment: their weights add up
+                _, w0, g0 = out[key]
+                w = (1.0 if w0 is None else w0) + (1.0 if w is None else w)
+                grad = g0 or grad
+            out[key] = (key, w, grad)
+        return list(out.values())
+
+    def _shape_key(self, xs):
+        shapes = tuple(tuple(x.shape[1:]) for x in xs)
+        return shapes if self.multi else (shapes[0],)
+
+    def _no_assignment(self, shapes, values) -> NasError:
+        return NasError(f"op '{self.op_name}': no variant for input shapes {shapes} and values "
+                        f"{[v for _, v in values]}", Loc("<model>"),
+                        hint="a weighted mode may combine inputs the space never chooses together")
+
+    def variant(self, sample: Mapping) -> nn.Module:
+        """The module the fixed network of ``sample`` (a canonical sample giving the op's
+        labels) has at this op: for a shared op a new module holding copies of the slices."""
+        key = self.choices.by_sample.get(tuple(sorted(((label, sample.get(label)) for label in self.choices.labels),
+                                                      key=lambda kv: kv[0])))
+        if key is None:
+            raise NasError(f"op '{self.op_name}': no variant for this architecture", Loc("<arch>"))
+        return self.module_of(key)
+
+    def module_of(self, key) -> nn.Module:
+        raise NotImplementedError
+
+
+def _add_padded(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    shape = tuple(max(p, q) for p, q in zip(a.shape, b.shape))
+    return pad_to(a, shape) + pad_to(b, shape)
+
+
+class ValueOp(ChoiceOp):
+    """One variant (``v0``, ``v1``, ...) per assignment: an op that cannot share weights."""
+
+    def __init__(self, op, choices: OpChoices, node: Node, decisions: Mapping, path: str):
+        super().__init__(op, choices, node, decisions, path)
+        self._index: dict = {}
+        for k, (key, a) in enumerate(choices.assignments.items()):
+            self.add_module(f"v{k}", build_op(op, a.shapes, a.args, node, path))
+            self._index[key] = f"v{k}"
+
+    def run(self, key, xs):
+        return self._modules[self._index[key]](*xs)
+
+    def module_of(self, key) -> nn.Module:
+        return self._modules[self._index[key]]
+
+
+class SharedOp(ChoiceOp):
+    """One superkernel: ``full`` is the module of the largest assignment; every assignment runs
+    its own module structure (a template on the meta device) over slices of ``full``'s weights."""
+
+    def __init__(self, op, choices: OpChoices, node: Node, decisions: Mapping, path: str):
+        super().__init__(op, choices, node, decisions, path)
+        self.op = op
+        largest = choices.largest
+        self.full = build_op(op, largest.shapes, largest.args, node, path)
+        self._templates: dict = {}
+        for key, a in choices.assignments.items():
+            with torch.device("meta"):
+                module = build_op(op, a.shapes, a.args, node, path)
+            try:
+                self._templates[key] = Template(module, self.full)
+            except ValueError as err:  # the op promised slices (Op.shareable) and broke it: a bug
+                raise NasError(f"op '{node.target}' cannot share one set of weights: {err}",
+                               node_loc(node, path)) from None
+        self._linear = single_linear(list(self._templates.values()), self.full)
+        self._channelwise = op.channelwise and not self.multi
+
+    def run(self, key, xs):
+        return self._templates[key](self.full, xs, self.training)
+
+    def fast_mixture(self, xs, entries):
+        if self._linear is not None:
+            weights = [(self._templates[key], w, grad) for key, w, grad in entries]
+            return self._linear(self.full, xs[0], weights)
+        if self._channelwise and all(self.choices.assignments[k].args == self.choices.largest.args
+                                     for k, _, _ in entries):
+            y = self.full(xs[0])
+            c = torch.arange(y.shape[1], device=y.device)
+            mask = sum((c < self.choices.assignments[key].shapes[0]).to(y.dtype) * (1.0 if w is None else w)
+                       for key, w, _ in entries)
+            return y * mask.view((1, -1) + (1,) * (y.dim() - 2))
+        return None
+
+    def module_of(self, key) -> nn.Module:
+        a = self.choices.assignments[key]
+        module = self.op.build(a.shapes, a.args)
+        module.load_state_dict(self._templates[key].state(self.full))
+        return module.to(next(self.full.parameters(), torch.empty(0)).device)
 
 
 class Repeat(nn.Module):
-    """A chain of blocks (``block0`` ...); ``depth`` (a :class:`DepthChoice`, or a fixed int)
-    says how many of them run."""
+    """A chain of blocks (``block0`` ...); ``depth`` (a :class:`SupernetDepth`, or a fixed int)
+    says how many of them run; a weighted mode mixes the outputs at each depth it weighs."""
 
     def __init__(self, blocks, depth_choice: DepthChoice | None = None, depth: int | None = None):
         super().__init__()
@@ -74,102 +281,23 @@ class Repeat(nn.Module):
         self._depth = len(blocks) if depth is None else int(depth)
 
     def forward(self, x):
-        depth = self._modules["depth"].value if self._label else self._depth
-        for attr in self._blocks[:depth]:
+        mix = _mixture(self._modules["depth"]) if self._label else [Weighted(self._depth)]
+        if len(mix) == 1 and mix[0].weight is None:
+            for attr in self._blocks[:mix[0].value]:
+                x = self._modules[attr](x)
+            return x
+        weights = {}
+        for opt in mix:
+            weights[opt.value] = opt.weight if opt.value not in weights else weights[opt.value] + opt.weight
+        total = scale(weights[0], x) if 0 in weights else None
+        for d, attr in enumerate(self._blocks[:max(weights)], start=1):
             x = self._modules[attr](x)
-        return x
-
-
-class ValueOp(nn.Module):
-    """An op whose arguments or input shapes depend on choices: one variant (``v0``, ``v1``...)
-    per distinct (input shapes, arguments) over the combinations of its labels.
-
-    The labels of its arguments are read from keyed value choices (``value0``...); those of its
-    input shapes (a value chosen upstream, or which inputs a concatenation took) from the shapes
-    of the tensors it receives. ``variant(sample)`` is the module a sample runs.
-    """
-
-    def __init__(self, op_name: str, arg_choices, shape_dependent: bool, variants: dict, keys: dict):
-        super().__init__()
-        self.op_name = op_name
-        self._values = tuple(f"value{i}" for i in range(len(arg_choices)))
-        for attr, choice in zip(self._values, arg_choices):
-            self.add_module(attr, choice)
-        self._shape_dependent = shape_dependent
-        self._index: dict = {}
-        for k, (key, module) in enumerate(variants.items()):
-            self.add_module(f"v{k}", module)
-            self._index[key] = f"v{k}"
-        self._keys = keys  # {sample of its labels (sorted items): key}, for variant()
-
-    @classmethod
-    def create(cls, op, x, node: Node, arg_labels, shape_labels, decisions, path) -> "ValueOp":
-        for label in arg_labels:
-            if decisions[label].kind not in ("value", "depth"):
-                raise NasError(f"op '{node.target}': an argument depends on the {decisions[label].kind} "
-                               f"choice '{label}', which a supernet cannot turn into variants",
-                               node_loc(node, path))
-        labels = list(arg_labels) + list(shape_labels)
-        domains = [decisions[label].domain() for label in labels]
-        n = 1
-        for d in domains:
-            n *= len(d)
-        if n > 64 * MAX_VARIANTS:
-            raise NasError(f"op '{node.target}' depends on {len(labels)} choices ({', '.join(labels)}): "
-                           f"{n} combinations are too many variants for a supernet", node_loc(node, path),
-                           hint="make the op's arguments a layer choice between fixed candidates")
-        args = Args(node.args)
-        variants: dict = {}
-        keys: dict = {}
-        for combo in itertools.product(*domains):
-            sample = dict(zip(labels, combo))
-            shapes = evaluate(x, sample)
-            dims = [d for s in (shapes if op.arity != (1, 1) else [shapes]) for d in s]
-            if any(not isinstance(d, int) or d <= 0 for d in dims):
-                continue  # no tensor has this shape (an empty concatenation): never run
-            values = tuple(_typed(sample[label]) for label in arg_labels)
-            key = (_shape_key(shapes, op.arity) if shape_labels else None, values)
-            keys[tuple(sorted(sample.items(), key=lambda kv: kv[0]))] = key
-            if key not in variants:
-                if len(variants) == MAX_VARIANTS:
-                    raise NasError(f"op '{node.target}' needs more than {MAX_VARIANTS} variants for the "
-                                   f"choices {', '.join(labels)}", node_loc(node, path))
-                a = Args({k: evaluate(v, sample) for k, v in args.items()})
-                variants[key] = build_op(op, shapes, a, node, path)
-        choices = [SupernetValue(list(decisions[label].options), key=label) for label in arg_labels]
-        return cls(node.target, choices, bool(shape_labels), variants, keys)
-
-    def variant(self, sample: Mapping) -> nn.Module:
-        """The variant that runs under ``sample`` (a canonical sample giving its labels)."""
-        for items, key in self._keys.items():
-            if all(_same(sample.get(label, _MISSING), value) for label, value in items):
-                return self._modules[self._index[key]]
-        raise NasError(f"op '{self.op_name}': no variant for this architecture", Loc("<arch>"))
-
-    def forward(self, *xs):
-        values = tuple(_typed(self._modules[a].value) for a in self._values)
-        shapes = tuple(tuple(x.shape[1:]) for x in xs) if self._shape_dependent else None
-        attr = self._index.get((shapes, values))
-        if attr is None:
-            raise self._no_variant(shapes, values)
-        return self._modules[attr](*xs)
-
-    def _no_variant(self, shapes, values) -> NasError:
-        return NasError(f"op '{self.op_name}': no variant for input shapes {shapes} and values "
-                       f"{[v for _, v in values]}", Loc("<model>"),
-                       hint="a weighted mode may combine inputs the space never chooses together")
-
-
-_MISSING = object()
-
-
-def _typed(v):
-    return (type(v).__name__, v)
-
-
-def _same(a, b) -> bool:
-    return type(a) is type(b) and a == b
-
-
-def _shape_key(shapes, arity) -> tuple:
-    return (tuple(shapes),) if arity == (1, 1) else tuple(tuple(s) for s in shapes)
+            if d in weights:
+                y = scale(weights[d], x)
+                if total is not None and total.shape != y.shape:
+                    raise NasError(f"a depth choice mixes outputs of shapes {tuple(total.shape[1:])} and "
+                                   f"{tuple(y.shape[1:])}", Loc("<model>"),
+                                   hint="a weighted mode needs every depth of a chain to give one shape; "
+                                        "search it with a single-path algorithm")
+                total = y if total is None else total + y
+        return total

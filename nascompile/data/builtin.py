@@ -1,4 +1,4 @@
-"""The built-in datasets: ``digits``, ``mnist1d`` and ``cifar10`` (see :mod:`nascompile.data`).
+"""The built-in datasets: ``digits``, ``wine``, ``mnist1d`` and ``cifar10`` (see :mod:`nascompile.data`).
 
 Each is ``fn(seed, root) -> (train, test)`` of ``(inputs, targets)`` pairs; :func:`get_dataset`
 carves the validation split. Nothing is ever downloaded.
@@ -36,6 +36,20 @@ def _digits(seed: int = 0, root=None):
     x = torch.tensor(bunch.data, dtype=torch.float32).reshape(-1, 1, 8, 8) / 16.0
     y = torch.tensor(bunch.target, dtype=torch.long)
     rest, held = stratified(y, TEST_FRACTION, seeded_generator(seed, 1))
+    return (x[rest], y[rest]), (x[held], y[held])
+
+
+@register_dataset("wine")
+def _wine(seed: int = 0, root=None):
+    """scikit-learn's bundled wine recognition data: 178 samples of 13 features, 3 classes;
+    each feature standardised with the statistics of the training part."""
+    datasets = _need("sklearn.datasets", "scikit-learn", "wine")
+    bunch = datasets.load_wine()
+    x = torch.tensor(bunch.data, dtype=torch.float32)
+    y = torch.tensor(bunch.target, dtype=torch.long)
+    rest, held = stratified(y, TEST_FRACTION, seeded_generator(seed, 1))
+    mean, std = x[rest].mean(0), x[rest].std(0).clamp_min(1e-8)
+    x = (x - mean) / std
     return (x[rest], y[rest]), (x[held], y[held])
 
 

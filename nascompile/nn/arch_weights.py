@@ -7,9 +7,11 @@ choices carry no weights: every candidate is used and reduced, and ``export()`` 
 is its best non-``none`` softmax weight). A candidate's edge is the layer choice the input
 choice's ``edges`` maps it to, else the one it names by its label or by its path relative to the
 input choice's parent (``edges.0`` next to ``cell/0.keep`` names ``cell/0.edges.0``); candidates
-with no edge come last, in candidate order. Value choices are not differentiable: they keep their first
-value. ``export_probs()`` gives softmax(alpha) over the real candidates for layer choices and is
-one-hot on ``export()`` for the others.
+with no edge come last, in candidate order. A value or depth choice gets an alpha too when the
+modules that read it can run a mixture of its values (``ValueChoice.relaxable``: the compiled
+supernet's shared ops and depth-choice chains); a hand-written model's value choices keep their
+first value. ``export_probs()`` gives softmax(alpha) over the real options of every choice with
+an alpha and is one-hot on ``export()`` for the others.
 
 Example::
 
@@ -22,8 +24,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .mutables import InputChoice
-from .mutator import Mutator, one_hot_probs
+from ..errors import Loc, NasError
+from .mutables import InputChoice, ValueChoice
+from .mutator import Mutator, Weighted, one_hot_probs
 
 
 class ArchWeightMutator(Mutator):
@@ -39,9 +42,13 @@ class ArchWeightMutator(Mutator):
         for entry in self.space.entries:
             if isinstance(entry.module, InputChoice) and entry.module.edges:
                 self._edges.setdefault(entry.label, {}).update(entry.module.edges)
+        relaxable = _relaxable_values(self.space)
+        self._extras = {label: extra if d.kind == "layer" else 0 for label, d in self.decisions.items()
+                        if d.kind == "layer" or label in relaxable}
         self.alpha: dict[str, nn.Parameter] = {
-            label: nn.Parameter((1e-3 * torch.randn(len(d.options) + extra, generator=self._gen)).to(device))
-            for label, d in self.decisions.items() if d.kind == "layer"}
+            label: nn.Parameter((1e-3 * torch.randn(len(self.decisions[label].options) + n, generator=self._gen))
+                                .to(device))
+            for label, n in self._extras.items()}
 
     def arch_parameters(self) -> list[nn.Parameter]:
         """One parameter per layer-choice label, in label order of the model."""
@@ -57,9 +64,9 @@ class ArchWeightMutator(Mutator):
                 self.alpha[k].copy_(v)
 
     def probs(self, label: str) -> torch.Tensor:
-        """softmax(alpha) over the real candidates of layer choice ``label`` (detached)."""
+        """softmax(alpha) over the real options of choice ``label`` (detached)."""
         alpha = self.alpha[label].detach()
-        return F.softmax(alpha[:len(alpha) - self._extra], -1)
+        return F.softmax(alpha[:len(alpha) - self._extras[label]], -1)
 
     def resample(self) -> dict:
         """A draw of every layer choice from :meth:`probs`; the other choices as in export()."""
@@ -72,7 +79,7 @@ class ArchWeightMutator(Mutator):
     def export(self) -> dict:
         sample = {}
         for label, d in self.decisions.items():
-            if d.kind == "layer":
+            if label in self.alpha:
                 sample[label] = d.options[int(self.probs(label).argmax())]
             elif d.kind == "input":
                 sample[label] = self._strongest_inputs(label)
@@ -90,7 +97,17 @@ class ArchWeightMutator(Mutator):
         return list(tensors), torch.ones(len(tensors))
 
     def value_choice_value(self, choice):
+        """The strongest value of a learnt choice; the first value of one no module relaxes."""
+        if choice.label in self.alpha:
+            return self.decisions[choice.label].options[int(self.probs(choice.label).argmax())]
         return choice.candidates[0]
+
+    def value_choice_mixture(self, choice):
+        """Every value with its softmax weight (DARTS's relaxation of a value choice)."""
+        if choice.label not in self.alpha:
+            return [Weighted(choice.candidates[0])]
+        w = F.softmax(self.alpha[choice.label], -1)
+        return [Weighted(v, w[i]) for i, v in enumerate(self.decisions[choice.label].options)]
 
     # --- helpers -----------------------------------------------------------------------
     def _edge_strength(self, label: str) -> float:
@@ -120,3 +137,19 @@ def scale(weight: torch.Tensor, out):
     if isinstance(out, torch.Tensor) and out.is_floating_point():
         weight = weight.to(device=out.device, dtype=out.dtype)
     return weight * out
+
+
+def _relaxable_values(space) -> set:
+    """Labels of value and depth choices every one of whose modules can run a mixture. A label
+    that some modules relax and one cannot (it says why: ``unrelaxable``) is refused: learning
+    it in some places and fixing it in others would search a different space."""
+    seen: dict[str, bool] = {}
+    for entry in space.entries:
+        module = entry.module
+        if isinstance(module, ValueChoice):
+            if module.unrelaxable is not None:
+                raise NasError(f"the weighted modes (DARTS, GDAS, ProxylessNAS, FBNet) cannot learn the choice "
+                               f"'{entry.label}': {module.unrelaxable}", Loc(path=entry.label),
+                               hint="search this space with a single-path algorithm (enas, spos, random)")
+            seen[entry.label] = seen.get(entry.label, True) and module.relaxable
+    return {label for label, ok in seen.items() if ok}

@@ -19,9 +19,11 @@ to every mutable (a later mutator replaces an earlier one). The protocol a train
 ``set_sample(sample)`` for mutators whose forward runs exactly one architecture
                     (``single_path``): make ``sample`` the current one (others refuse).
 
-Mutables call three hooks during ``forward`` (not for users): ``layer_choice_forward(choice,
+Mutables call hooks during ``forward`` (not for users): ``layer_choice_forward(choice,
 args, kwargs)`` and ``input_choice_forward(choice, tensors)`` return ``(outputs to reduce,
-mask over the candidates)``; ``value_choice_value(choice)`` returns the value. A caller may ask
+mask over the candidates)``; ``value_choice_value(choice)`` returns the value, and
+``value_choice_mixture(choice)`` the values with weights for a module that can run a mixture
+(``[(value, None)]`` by default: one value). A caller may ask
 ``input_choice_needed(choice)`` first (through ``InputChoice.needed_inputs``) and compute only
 the candidates it names (None: all of them).
 
@@ -35,6 +37,8 @@ Example::
 """
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import torch
 import torch.nn as nn
 
@@ -42,6 +46,16 @@ from ..errors import NasError
 from ..ir.graph import Decision
 from .mutables import InputChoice, LayerChoice, ValueChoice
 from .space import ModelSpace
+
+
+class Weighted(NamedTuple):
+    """One value of a mixture (:meth:`Mutator.value_choice_mixture`): the module runs ``value``
+    and scales its output by ``weight`` (None: 1, nothing to learn); with ``grad`` off it computes
+    that output without autograd (ProxylessNAS's idle path: its gate still gets a gradient)."""
+
+    value: Any
+    weight: torch.Tensor | None = None
+    grad: bool = True
 
 
 class Mutator:
@@ -90,6 +104,10 @@ class Mutator:
 
     def value_choice_value(self, choice: ValueChoice):
         raise NotImplementedError
+
+    def value_choice_mixture(self, choice: ValueChoice) -> list:
+        """The values (with weights) a relaxable value choice runs now; one value by default."""
+        return [Weighted(self.value_choice_value(choice))]
 
     def input_choice_needed(self, choice: InputChoice):
         """Which candidates of ``choice`` its next call reads (a tuple of bools), or None for all

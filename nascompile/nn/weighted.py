@@ -6,7 +6,8 @@ DARTS's ``none``: it takes softmax mass but adds nothing. With ``gumbel`` the we
 ``softmax((alpha + g) / tau)`` for fresh Gumbel noise ``g`` on every call of the choice; with
 ``hard`` the weights are the one-hot of their argmax, with the soft weights' gradient
 (straight-through), and only the selected candidate runs: GDAS is ``gumbel=True, hard=True``.
-Input and value choices behave as described in :mod:`.arch_weights`.
+Input choices behave as described in :mod:`.arch_weights`; a relaxable value or depth choice
+gets the same weights over its values (one value in hard mode).
 
 Example::
 
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from ..errors import NasError
 from .arch_weights import ArchWeightMutator, scale
 from .mutables import MODEL
+from .mutator import Weighted
 
 
 class WeightedMutator(ArchWeightMutator):
@@ -68,6 +70,17 @@ class WeightedMutator(ArchWeightMutator):
             return soft
         one_hot = F.one_hot(soft.detach().argmax(), len(soft)).to(soft.dtype)
         return one_hot - soft.detach() + soft
+
+    def value_choice_mixture(self, choice):
+        """Every value with its weight; in hard mode (GDAS) only the selected one."""
+        if choice.label not in self.alpha:
+            return [Weighted(choice.candidates[0])]
+        w = self.weights(choice.label)
+        options = self.decisions[choice.label].options
+        if self.hard:
+            k = int(w.detach().argmax())
+            return [Weighted(options[k], w[k])]
+        return [Weighted(v, w[i]) for i, v in enumerate(options)]
 
     def layer_choice_forward(self, choice, args, kwargs):
         w = self.weights(choice.label)

@@ -9,6 +9,7 @@ from .shapes import numel, spatial_out
 
 
 class _Activation(Op):
+    channelwise = True
     torch_class = ""
     torch_kwargs: dict = {}
 
@@ -85,6 +86,7 @@ class Zero(Op):
 
 @register
 class Dropout(Op):
+    channelwise = True
     name = "dropout"
     params = (Param("p", 0.5, "prob"),)
 
@@ -100,6 +102,7 @@ class Dropout(Op):
 class BatchNorm(Op):
     """Batch norm over channels (dim 0 of the shape); 2·C parameters when affine."""
 
+    channelwise = True
     name = "bn"
     params = (Param("affine", True, "bool"),)
     ranks = (1, 2, 3)
@@ -133,6 +136,7 @@ class LayerNorm(Op):
 
 
 class _Pool(Op):
+    channelwise = True
     params = (Param("kernel", 3, "pos_int"), Param("stride", 1, "pos_int"),
               Param("padding", None, "nonneg_int"))
     ranks = (2, 3)
@@ -185,6 +189,7 @@ class AvgPool(_Pool):
 class GlobalAvgPool(Op):
     """Mean over all spatial positions: (C, ...) -> (C,)."""
 
+    channelwise = True
     name = "global_avg_pool"
     ranks = (2, 3)
 

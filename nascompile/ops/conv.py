@@ -52,6 +52,9 @@ class Conv(Op):
     def build(self, x, a):
         return _conv_module(x, a.out, a.kernel, a.stride, self.pad(a), a.dilation, a.groups, a.bias)
 
+    def share_key(self, a):
+        return (a.groups,)  # grouped weights of another group count are not a slice
+
     def code(self, x, a):
         return conv_call(x, x[0], a.out, a.kernel, a.stride, self.pad(a), a.dilation, a.groups, a.bias)
 
@@ -237,6 +240,9 @@ class MbConv(Op):
     def build(self, x, a):
         from .layers import MbConv as Module
         return Module(x[0], a.out, a.kernel, a.expand, a.stride, len(x) - 1)
+
+    def share_key(self, a):
+        return (a.expand == 1,)  # without expansion there is no expansion conv
 
     def code(self, x, a):
         return call("MbConv", x[0], a.out, a.kernel, a.expand, a.stride, len(x) - 1)

@@ -56,6 +56,14 @@ class Op:
     params: ClassVar[tuple[Param, ...]] = ()
     arity: ClassVar[tuple[int, int | None]] = (1, 1)  # (fewest, most) inputs; None: unbounded
     ranks: ClassVar[tuple[int, ...] | None] = None  # accepted input ranks (len of shape), None: any
+    #: One superkernel may serve every size of this op: the module ``build`` gives for smaller
+    #: shapes and arguments has the same structure, each weight a slice of the larger one's
+    #: (the first n along each dimension, the centred k of a kernel's spatial dimensions);
+    #: :mod:`nascompile.passes.sharing`. Ops of user modules cannot promise it.
+    shareable: ClassVar[bool] = True
+    #: Output channel c depends on input channel c alone (normalisations, activations, pools):
+    #: a weighted mixture over channel counts is then a mask on the output channels.
+    channelwise: ClassVar[bool] = False
 
     def shape(self, x, a: Args, ctx):
         """Output shape for input shape ``x`` (a list of shapes when arity is not (1, 1))."""
@@ -68,6 +76,10 @@ class Op:
     def build(self, x, a: Args):
         """The torch module, for concrete shapes and arguments."""
         raise NotImplementedError(f"op {self.name} has no torch factory")
+
+    def share_key(self, a: Args):
+        """What must be equal for two argument sets to share weights (the module's structure)."""
+        return ()
 
     def code(self, x, a: Args):
         """``build(x, a)`` as source for a generated model file: a :class:`~.code.Call` (the

@@ -36,6 +36,7 @@ class ModuleOp(Op):
 
     arity = (1, 1)
     passthrough = True
+    shareable = False  # a user module promises nothing about how its sizes relate
 
     def __init__(self, name, cls):
         self.name = name

@@ -14,12 +14,12 @@ from fractions import Fraction
 
 from ..errors import SpaceError
 from ..ir.graph import Graph
-from ..ir.samples import assignments
 from ..ir.values import evaluate, labels_of
-from ..ops.registry import Args, get_op
+from ..ops.registry import Args, StrictCtx, get_op
 from .conditions import FALSE, TRUE, atom, either, holds, labels as cond_labels
 from .elimination import COUNT, MAX, MIN, constraint, reduce, table
 from .liveness import liveness, liveness_circuit
+from .sharing import op_choices
 
 
 @dataclass(frozen=True)
@@ -194,13 +194,24 @@ def _extremes(base, factors, conds, sizes) -> tuple:
 
 
 def supernet_params(graph: Graph, ops=None) -> int:
-    """Weights a supernet of ``graph`` holds: every candidate once, each at its largest size."""
+    """Weights a supernet of ``graph`` holds: every candidate once; an op whose sizes depend on
+    choices once at its largest size when it shares one superkernel, else once per variant
+    (:mod:`.sharing`, which the torch back end builds from)."""
     total = 0
-    for _, _, params, _ in _costs(_all_nodes(graph), ops, live_only=False):
-        if labels_of(params):
-            total += max(evaluate(params, s) for s in assignments(labels_of(params), graph.decisions))
+    for node, _, shapes in _all_nodes(graph).values():
+        if node.kind != "call":
+            continue
+        op = (ops or {}).get(node.target) or get_op(node.target)
+        x = shapes[0] if op.arity == (1, 1) else shapes
+        choices = op_choices(op, node, x, graph.decisions)
+        if choices is None:
+            total += op.cost(x, node.shape, Args(node.args))[0]
+        elif choices.shared:
+            a = choices.largest
+            total += op.cost(a.shapes, op.shape(a.shapes, a.args, StrictCtx()), a.args)[0]
         else:
-            total += params
+            total += sum(op.cost(a.shapes, op.shape(a.shapes, a.args, StrictCtx()), a.args)[0]
+                         for a in choices.assignments.values())
     return int(total)
 
 
