@@ -3,12 +3,25 @@
 Contents: ``space.json`` (the document and overrides: enough to recompile without the source),
 ``ir.txt`` (canonical IR), ``summary.json`` (statistics and the IR hash), ``decisions.json``
 (every label with its kind and options), ``search_space.json`` (NNI's classic NAS search space)
-and ``search_space_hpo.json`` (NNI's hyperparameter search space, for any HPO tuner).
+and ``search_space_hpo.json`` (NNI's hyperparameter search space, for any HPO tuner); the
+command line adds ``space_view.json`` (the space as the run page draws it, so that ``ui`` and
+``report`` never recompile, or import, anything).
 
 Given an architecture, the summary also has ``fixed``: its source, parameters and FLOPs.
+
+Statistics have a time budget (``NASCOMPILE_STATS_SECONDS``, default 30 s: each exact
+reduction gives up past it, and all statistics together past three times it plus a second,
+whatever part they were in): past it, or when the decisions interact too much for exact
+counts, they are "not computed" (``None``, with ``stats_error`` saying why) and the space is
+still valid.
 """
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
+from contextlib import contextmanager
 from typing import Mapping
 
 from . import atomic
@@ -19,22 +32,67 @@ from .errors import StatsError
 FORMAT = 1
 
 
-def summarize(space: Space) -> dict:
-    """Statistics of a space. When its decisions interact too much for exact statistics, the
-    counts are None and ``stats_error`` says why; the space itself is still valid."""
+def stats_seconds() -> float:
     try:
-        stats = space.stats().to_dict()
-    except StatsError as err:
+        return max(float(os.environ.get("NASCOMPILE_STATS_SECONDS", "30")), 0.1)
+    except ValueError:
+        return 30.0
+
+
+class _OverBudget(BaseException):
+    """Raised by the timer inside a statistics pass (a BaseException: nothing inside catches it)."""
+
+
+@contextmanager
+def time_budget(seconds: float):
+    """Raise :class:`_OverBudget` in this block once ``seconds`` have passed (a real-time timer,
+    main thread on POSIX; elsewhere the passes' own budgets apply)."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def ring(signum, frame):
+        raise _OverBudget
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def summarize(space: Space) -> dict:
+    """Statistics of a space. When its decisions interact too much for exact statistics, or
+    they take longer than the budget, the counts are None and ``stats_error`` says why (and
+    ``supernet_params`` is None when even that ran out of time); the space itself is valid."""
+    budget = 3 * stats_seconds() + 1  # the reductions' own budgets first; this one catches the rest
+    started = time.monotonic()
+    try:
+        with time_budget(budget):
+            stats = space.stats().to_dict()
+    except (StatsError, _OverBudget) as err:
+        why = err.message if isinstance(err, StatsError) else (
+            f"exact statistics did not finish within {budget:g} s (NASCOMPILE_STATS_SECONDS)")
         stats = {"decisions": len(space.decisions), "architectures": None,
                  "log10_architectures": None, "params": None, "flops": None,
-                 "stats_error": err.message}
+                 "stats_error": why}
+    try:
+        with time_budget(max(budget - (time.monotonic() - started), 0.1)):
+            supernet = space.supernet_params()
+            unshared = space.supernet_params(shared=False)
+    except _OverBudget:
+        supernet = unshared = None
     return {
         "name": space.name,
         "source": space.doc.file,
         "ir_hash": space.graph.content_hash(),
         "input": list(space.input_shape),
         **stats,
-        "supernet_params": space.supernet_params(),
+        "supernet_params": supernet,
+        "supernet_params_unshared": unshared,
     }
 
 
@@ -44,12 +102,14 @@ def decisions_table(space: Space) -> dict:
             for label, d in space.decisions.items()}
 
 
-def build(space: Space, out_dir=None, arch=None) -> dict:
+def build(space: Space, out_dir=None, arch=None, extra: Mapping | None = None) -> dict:
     """Summarise ``space`` and, given ``out_dir``, write its build directory atomically.
 
     ``arch`` (an architecture JSON path or dict) adds ``summary["fixed"]``: ``{"arch": source,
-    "params": int, "flops": int}`` of that architecture. Everything is checked before anything
-    is written: a bad architecture leaves ``out_dir`` as it was.
+    "params": int, "flops": int}`` of that architecture. ``extra`` maps more file names to JSON
+    data written with the others (the command line adds ``space_view.json``, what the run page
+    draws without recompiling). Everything is checked before anything is written: a bad
+    architecture leaves ``out_dir`` as it was.
     """
     summary = summarize(space)
     if arch is not None:
@@ -66,7 +126,7 @@ def build(space: Space, out_dir=None, arch=None) -> dict:
         atomic.write_text(tmp / "ir.txt", space.graph.dump())
         atomic.write_json(tmp / "summary.json", summary)
         atomic.write_json(tmp / "decisions.json", decisions_table(space))
-        for name, data in files.items():
+        for name, data in {**files, **(extra or {})}.items():
             atomic.write_json(tmp / name, data)
     return summary
 
@@ -87,7 +147,10 @@ def format_summary(s: dict) -> str:
         f"  IR hash        {s['ir_hash']}",
         f"  decisions      {s['decisions']}",
         *counts,
-        f"  supernet       {s['supernet_params']:,} weights (search = true)",
+        (f"  supernet       {s['supernet_params']:,} weights (search = true)" if s.get("supernet_params") is not None
+         else "  supernet       not computed: over the time budget"),
+        *([f"                 {s['supernet_params_unshared']:,} without shared superkernels (one module per value)"]
+          if s.get("supernet_params_unshared") not in (None, s.get("supernet_params")) else []),
         *([f"  fixed arch     {fixed['arch']}",
            f"  fixed params   {fixed['params']:,}",
            f"  fixed FLOPs    {fixed['flops']:,} for input {shape}"] if fixed else []),

@@ -1,5 +1,11 @@
 """The front door: a space document in, a compiled :class:`Space` out.
 
+Nothing a document names is imported unless ``allow_imports=True`` (what ``--allow-imports``
+or ``NASCOMPILE_ALLOW_IMPORTS=1`` give on the command line): a space with ``imports:`` is
+otherwise one error line at each import. Every limit of a document (:mod:`.frontend.context`,
+:mod:`.passes.limits`) is checked before the work it bounds; a document that would still
+exhaust the interpreter (recursion, memory) is one :class:`SpaceError` naming the file.
+
 >>> space = load_space("examples/nb201.yaml")      # doctest: +SKIP
 >>> space.stats().architectures                     # doctest: +SKIP
 15625
@@ -13,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import Loc, SpaceError
-from .frontend.load import Document, load_file, load_text, validate
+from .errors import Loc, SpaceError, clip, json_depth, read_json_file
+from .frontend.load import MAX_NESTING, Document, load_file, load_text, validate
 from .frontend.lower import Lowering
 from .ir.graph import Graph
 
@@ -34,6 +40,8 @@ class Space:
     ops: dict = field(default_factory=dict)
     _search: Graph | None = None
     uses_search: bool = True
+    allow_imports: bool = False  # whether the document's imports: were imported (and may be again)
+    weights_bound: int = 0  # weights of every op at its largest (passes.limits.check_limits)
 
     @property
     def name(self) -> str:
@@ -50,8 +58,9 @@ class Space:
     @property
     def search_graph(self) -> Graph:
         if self._search is None:
-            with paused_gc():
-                self._search = (Lowering(self.doc, self.overrides, search=True).run()
+            with paused_gc(), _exhaustion_is_an_error(self.doc.file):
+                self._search = (Lowering(self.doc, self.overrides, search=True,
+                                         allow_imports=self.allow_imports).run()
                                 if self.uses_search else self.graph)
         return self._search
 
@@ -60,10 +69,11 @@ class Space:
         with paused_gc():
             return space_stats(self.graph, self.ops)
 
-    def supernet_params(self) -> int:
+    def supernet_params(self, shared: bool = True) -> int:
+        """Weights of ``build_supernet(self)``; ``shared=False``: without superkernels."""
         from .passes.stats import supernet_params
         with paused_gc():
-            return supernet_params(self.search_graph, self.ops)
+            return supernet_params(self.search_graph, self.ops, shared)
 
 
 @contextmanager
@@ -79,38 +89,76 @@ def paused_gc():
             gc.enable()
 
 
-def compile_document(doc: Document, overrides: dict | None = None) -> Space:
-    validate(doc)
-    lowering = Lowering(doc, overrides or {}, search=False)
-    with paused_gc():
-        graph = lowering.run()
-    return Space(doc, dict(overrides or {}), graph, lowering.ops, uses_search=lowering.uses_search)
+@contextmanager
+def _exhaustion_is_an_error(file: str):
+    """A document that still exhausts the interpreter past every limit is the document's fault:
+    one error line naming it, not a traceback."""
+    try:
+        yield
+    except RecursionError:
+        raise SpaceError("the space is nested too deeply to compile", Loc(file),
+                         hint="fewer cells within cells and shorter expressions") from None
+    except MemoryError:
+        raise SpaceError("the space is too large to compile in this machine's memory", Loc(file)) from None
 
 
-def load_space(path, overrides: dict | None = None) -> Space:
-    """Read, validate and lower the document at ``path`` (YAML or JSON)."""
-    with paused_gc():
+def compile_document(doc: Document, overrides: dict | None = None, allow_imports: bool = False) -> Space:
+    """Validate and lower ``doc``, then check the limits that need its shapes."""
+    from .passes.limits import check_limits
+
+    with _exhaustion_is_an_error(doc.file):
+        validate(doc)
+        lowering = Lowering(doc, overrides or {}, search=False, allow_imports=allow_imports)
+        with paused_gc():
+            graph = lowering.run()
+        bound = check_limits(graph, lowering.ops)
+    return Space(doc, dict(overrides or {}), graph, lowering.ops, uses_search=lowering.uses_search,
+                 allow_imports=allow_imports, weights_bound=bound)
+
+
+def load_space(path, overrides: dict | None = None, allow_imports: bool = False) -> Space:
+    """Read, validate and lower the document at ``path`` (YAML or JSON); its ``imports:`` are
+    imported only with ``allow_imports``."""
+    with paused_gc(), _exhaustion_is_an_error(str(path)):
         doc = load_file(path)
-    return compile_document(doc, overrides)
+    return compile_document(doc, overrides, allow_imports)
 
 
-def compile_text(text: str, file: str = "<space>", overrides: dict | None = None, fmt=None) -> Space:
-    return compile_document(load_text(text, file, fmt), overrides)
+def compile_text(text: str, file: str = "<space>", overrides: dict | None = None, fmt=None,
+                 allow_imports: bool = False) -> Space:
+    with _exhaustion_is_an_error(file):
+        doc = load_text(text, file, fmt)
+    return compile_document(doc, overrides, allow_imports)
+
+
+MAX_OVERRIDE = 10_000  # characters of one --set value
 
 
 def parse_overrides(pairs) -> dict:
     """``["C=36", "layers=20"]`` -> ``{"C": 36, "layers": 20}`` (values read as YAML scalars)."""
     out = {}
     for pair in pairs or ():
+        if not isinstance(pair, str):
+            raise SpaceError(f"--set {clip(repr(pair), 60)}: expected NAME=VALUE")
         key, sep, raw = pair.partition("=")
+        shown = clip(repr(pair), 60)
         if not sep or not key.strip():
-            raise SpaceError(f"--set {pair!r}: expected NAME=VALUE")
+            raise SpaceError(f"--set {shown}: expected NAME=VALUE")
+        if len(raw) > MAX_OVERRIDE:
+            raise SpaceError(f"--set {clip(key.strip(), 40)}=...: the value is too long ({len(raw):,} characters, "
+                             f"at most {MAX_OVERRIDE:,})")
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
+        except (ValueError, RecursionError) as err:  # an integer of thousands of digits, deep nesting
+            raise SpaceError(f"--set {clip(key.strip(), 40)}: {clip(str(err) or 'nested too deeply', 100)}") from None
         if not isinstance(value, (int, float, str, bool, list)):
-            raise SpaceError(f"--set {pair!r}: the value must be a number, boolean, string or list")
+            raise SpaceError(f"--set {shown}: the value must be a number, boolean, string or list")
+        if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3330:
+            raise SpaceError(f"--set {clip(key.strip(), 40)}: the number is too large (over 1,000 digits)")
+        if isinstance(value, list) and json_depth(value, MAX_NESTING) > MAX_NESTING:
+            raise SpaceError(f"--set {clip(key.strip(), 40)}: the list is nested too deeply")
         out[key.strip()] = value
     return out
 
@@ -119,28 +167,40 @@ def is_build_dir(path) -> bool:
     return Path(path).is_dir() and (Path(path) / "space.json").is_file()
 
 
-def load_build(path) -> Space:
-    """Recompile the space a build directory holds (no source document needed)."""
-    import json
-
+def load_build(path, allow_imports: bool = False) -> Space:
+    """Recompile the space a build directory holds (no source document needed). A build
+    directory is data: its record is checked, and the document's imports (looked up beside its
+    recorded ``source``) are imported only with ``allow_imports``."""
     record = Path(path) / "space.json"
-    try:
-        data = json.loads(record.read_text(encoding="utf-8"))
-        document, overrides, source = data["document"], data.get("overrides", {}), data["source"]
-    except FileNotFoundError:
+    if not record.is_file() and not record.is_symlink():
         raise SpaceError("not a build directory (no space.json)", Loc(str(path)),
-                         hint="run 'nascompile build SPACE -o DIR' first") from None
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise SpaceError(f"corrupt build directory: {err}", Loc(str(record)),
-                         hint="rebuild it with 'nascompile build'") from None
-    return compile_document(Document(document, source), overrides)
+                         hint="run 'nascompile build SPACE -o DIR' first")
+    fix = "rebuild it with 'nascompile build'"
+    try:
+        data = read_json_file(record, SpaceError, "JSON", max_depth=MAX_NESTING + 2)
+    except SpaceError as err:
+        raise SpaceError(f"corrupt build directory: {err.message}", err.loc, hint=fix) from None
+    if not isinstance(data, dict) or not isinstance(data.get("document"), dict):
+        raise SpaceError("corrupt build directory: space.json holds no document", Loc(str(record)), hint=fix)
+    document, overrides, source = data["document"], data.get("overrides", {}), data.get("source")
+    if not isinstance(source, str) or not source or len(source) > 4096 or "\0" in source:
+        raise SpaceError("corrupt build directory: space.json's 'source' is not a file name", Loc(str(record)),
+                         hint=fix)
+    if not isinstance(overrides, dict) or not all(isinstance(k, str) for k in overrides):
+        raise SpaceError("corrupt build directory: space.json's 'overrides' is not a mapping", Loc(str(record)),
+                         hint=fix)
+    for key, value in overrides.items():
+        if not isinstance(value, (int, float, str, bool, list)) or isinstance(value, str) and len(value) > MAX_OVERRIDE:
+            raise SpaceError(f"corrupt build directory: override {clip(repr(key), 40)} is not a plain value",
+                             Loc(str(record)), hint=fix)
+    return compile_document(Document(document, source), overrides, allow_imports)
 
 
-def load_any(path, overrides: dict | None = None) -> Space:
+def load_any(path, overrides: dict | None = None, allow_imports: bool = False) -> Space:
     """A space from a document or a build directory."""
     if is_build_dir(path):
         if overrides:
             raise SpaceError("--set applies to a space document, not a build directory", Loc(str(path)),
                              hint="rebuild with 'nascompile build SPACE --set ...'")
-        return load_build(path)
-    return load_space(path, overrides)
+        return load_build(path, allow_imports)
+    return load_space(path, overrides, allow_imports)

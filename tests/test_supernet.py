@@ -10,12 +10,13 @@ import torch
 import torch.nn.functional as F
 
 from nascompile.arch import encode_arch, normalize_arch
-from nascompile.backends.supernet import Repeat, SharedOp, ValueOp, build_supernet
+from nascompile.backends.supernet import Repeat, SharedOp, build_supernet
 from nascompile.compiler import compile_text, load_space
-from nascompile.errors import ArchError, NasError
+from nascompile.errors import ArchError, NasError, SpaceError
 from nascompile.nn import (BinaryGateMutator, InputChoice, LayerChoice, SinglePathMutator, WeightedMutator,
                            apply_fixed_architecture, model_decisions)
-from nascompile.passes.freeze import freeze
+from nascompile.passes.freeze import fixed_summary, freeze
+from nascompile.backends.inherit import extract_fixed
 
 from helpers.spaces import DARTS, MIXED, NB201, darts_arch, random_sample
 
@@ -357,3 +358,47 @@ def test_nn_additions_check_their_arguments():
         DepthChoice([1, -1])
     with pytest.raises(NasError, match="edges maps candidates"):
         InputChoice(choose_from=["a", "b"], edges={"c": "x/op0"})
+
+
+# --- choice(..., share=true): candidates of one op as one superkernel ----------------------------
+SHARED_BLOCK = """
+nascompile: 1
+name: shared
+input: [8, 16, 16]
+network:
+  nodes:
+    block: >-
+      input | choice(k3_e3=mb_conv(8, 3, 3), k3_e6=mb_conv(8, 3, 6), k5_e3=mb_conv(8, 5, 3),
+                     k5_e6=mb_conv(8, 5, 6), share=true)
+    head: block | global_avg_pool | linear(4)
+"""
+
+
+def test_shared_layer_choice_is_one_superkernel_that_slices_exactly():
+    shared = compile_text(SHARED_BLOCK, "shared.yaml")
+    separate = compile_text(SHARED_BLOCK.replace(", share=true)", ")"), "separate.yaml")
+    assert shared.decisions == separate.decisions  # the same decision: label and candidate names
+    assert shared.stats() == separate.stats()
+    net = build_supernet(shared)
+    assert sum(p.numel() for p in net.parameters()) == shared.supernet_params()
+    assert shared.supernet_params() < separate.supernet_params() == shared.supernet_params(shared=False)
+    assert isinstance(net.block, SharedOp) and net.block.full.body[0].weight.shape[0] == 8 * 6
+    mutator = SinglePathMutator(net, seed=0)
+    x = torch.randn(2, 8, 16, 16)
+    for name in ("k3_e3", "k5_e6"):
+        mutator.set_sample({"block/op0": name})
+        fixed = extract_fixed(net, {"block/op0": name})
+        assert sum(p.numel() for p in fixed.parameters()) == fixed_summary(shared, {"block/op0": name})["params"]
+        with torch.no_grad():
+            assert (fixed.eval()(x) - net.eval()(x)).abs().max() <= 1e-6
+    for mode in (WeightedMutator, BinaryGateMutator):
+        net = build_supernet(shared)
+        m = mode(net)
+        net(x).sum().backward()
+        assert m.alpha["block/op0"].grad.abs().sum() > 0
+
+
+def test_shared_layer_choice_needs_one_op_that_differs_in_numbers():
+    bad = SHARED_BLOCK.replace("k5_e6=mb_conv(8, 5, 6)", "k5_e6=sep_conv(8, 5)")
+    with pytest.raises(SpaceError, match="share=true needs candidates that are each one call of the same op"):
+        compile_text(bad, "bad.yaml")

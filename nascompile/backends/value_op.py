@@ -33,7 +33,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import Loc, NasError
-from ..ir.graph import Node
+from ..ir.graph import Decision, Node
 from ..nn.arch_weights import scale
 from ..nn.mutables import DepthChoice, ValueChoice
 from ..nn.mutator import Weighted
@@ -68,11 +68,15 @@ class SupernetValue(ValueChoice):
 
     relaxable = True
 
-    def __init__(self, candidates, key=None, unrelaxable: str | None = None):
+    def __init__(self, candidates, key=None, unrelaxable: str | None = None, kind: str = "value"):
         super().__init__(candidates, key)
+        self.kind = kind  # "layer" for the candidates of a choice(..., share=true)
         if unrelaxable is not None:
             self.relaxable = False
             self.unrelaxable = unrelaxable
+
+    def decision(self, label: str) -> Decision:
+        return Decision(label, self.kind, tuple(self.candidates))
 
 
 class SupernetDepth(DepthChoice):
@@ -120,7 +124,8 @@ class ChoiceOp(nn.Module):
         self._shape_values = tuple(f"shape{i}" for i in range(len(shape_values)))
         self._shape_value_labels = tuple(shape_values)
         for attr, label in zip(self._values + self._shape_values, choices.arg_labels + tuple(shape_values)):
-            self.add_module(attr, SupernetValue(list(decisions[label].options), key=label, unrelaxable=why))
+            d = decisions[label]
+            self.add_module(attr, SupernetValue(list(d.options), key=label, unrelaxable=why, kind=d.kind))
 
     # --- running --------------------------------------------------------------------------
     def run(self, key, xs):

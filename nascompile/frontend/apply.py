@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from ..errors import NasError, SpaceError
+import itertools
+import math
+
+from ..errors import NasError, SpaceError, count
 from ..ir.graph import Graph, Node
+from ..ir.values import evaluate, is_sym
 from ..ops.registry import bind_args
-from .context import MAX_DEPTH, Poisoned, Site, _fmt, _rank_name
+from .context import MAX_DEPTH, MAX_DIM, Poisoned, Site, _fmt, _rank_name
 from .runtime import CellCall, Chain, ChoiceOp, OpCall, OpValue, Tensor, type_name
+
+
+FOLD_LIMIT = 64  # label combinations tried to see that a choice-dependent size is a constant
 
 
 class Applier:
@@ -43,25 +50,41 @@ class Applier:
                     if len(s) not in op.ranks:
                         raise SpaceError(f"op '{op.name}' cannot take an input of shape {_fmt(s)} "
                                          f"(it takes {' or '.join(_rank_name(r) for r in op.ranks)})")
-            shape = tuple(op.shape(shapes[0] if op.arity == (1, 1) else shapes, args, self.checker))
+            shape = tuple(self._constant(d) for d in op.shape(shapes[0] if op.arity == (1, 1) else shapes, args,
+                                                              self.checker))
+            for d in shape:
+                check_dim(self.bound(d), op.name)
         except NasError as err:
             raise err.at(call.loc) from None
         name = site.graph.fresh(f"{site.name}.{op.name}")
-        node = site.graph.add(Node(name, "call", tuple(t.name for t in tensors), op.name,
-                                   tuple(sorted(args.items())), (), (), shape, call.loc))
+        node = self.add_node(site.graph, Node(name, "call", tuple(t.name for t in tensors), op.name,
+                                              tuple(sorted(args.items())), (), (), shape, call.loc))
         site.created.append(node.name)
         return Tensor(site.graph, node.name, shape, tensors[0].origin if len(tensors) == 1 else node.name)
+
+    def _constant(self, d):
+        """A dimension that depends on choices in form only (a kernel picked by a shared choice
+        that keeps the size, ``(s + 2 * (k // 2) - k) // 1 + 1``) as the number it always is, so
+        that the shapes downstream do not carry labels they do not depend on."""
+        if not is_sym(d):
+            return d
+        domains = [self.decisions[label].domain() for label in sorted(d.labels)]
+        if math.prod(len(v) for v in domains) > FOLD_LIMIT:
+            return d
+        labels = sorted(d.labels)
+        values = {evaluate(d, dict(zip(labels, combo))) for combo in itertools.product(*domains)}
+        return values.pop() if len(values) == 1 else d
 
     def _apply_choice(self, choice: ChoiceOp, tensors, site):
         regions, shapes = [], []
         for cname, cand in zip(choice.names, choice.candidates):
             region = Graph(cname)
-            inputs = [Tensor(region, region.add(Node(f"x{i}" if len(tensors) > 1 else "x", "input",
-                                                     shape=t.shape)).name, t.shape, t.origin)
+            inputs = [Tensor(region, self.add_node(region, Node(f"x{i}" if len(tensors) > 1 else "x", "input",
+                                                                shape=t.shape)).name, t.shape, t.origin)
                       for i, t in enumerate(tensors)]
             sub = Site(site.scope, site.name, site.loc, region, site.roots, site.counters, base=site.base)
             out = self.apply(cand, inputs, sub)
-            region.add(Node("output", "output", (out.name,), shape=out.shape))
+            self.add_node(region, Node("output", "output", (out.name,), shape=out.shape))
             regions.append(region)
             shapes.append(out.shape)
         for cname, s in zip(choice.names[1:], shapes[1:]):
@@ -71,8 +94,8 @@ class Applier:
                                  f"{detail}", choice.loc, hint="every candidate must give the same shape")
         graph = site.graph
         name = graph.fresh(f"{site.name}.{choice.label.rsplit('/', 1)[-1]}")
-        node = graph.add(Node(name, "layer_choice", tuple(t.name for t in tensors), choice.label, (),
-                              tuple(regions), choice.names, shapes[0], choice.loc))
+        node = self.add_node(graph, Node(name, "layer_choice", tuple(t.name for t in tensors), choice.label, (),
+                                         tuple(regions), choice.names, shapes[0], choice.loc))
         site.created.append(node.name)
         return Tensor(graph, node.name, shapes[0], tensors[0].origin)
 
@@ -91,7 +114,7 @@ class Applier:
         env = dict(self.globals)
         env.update(call.params)
         for iname, t in zip(cell.inputs, tensors):
-            node = body.add(Node(iname, "input", shape=t.shape))
+            node = self.add_node(body, Node(iname, "input", shape=t.shape))
             env[iname] = Tensor(body, node.name, t.shape, iname)
         before = len(self.errors)
         self.depth += 1
@@ -107,7 +130,14 @@ class Applier:
         graph = site.graph
         name = graph.fresh(f"{site.name}.{cell.name}")
         args = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in call.params))
-        node = graph.add(Node(name, "cell", tuple(t.name for t in tensors), cell.name, args, (body,),
-                              ("body",), body.output.shape, call.loc))
+        node = self.add_node(graph, Node(name, "cell", tuple(t.name for t in tensors), cell.name, args, (body,),
+                                         ("body",), body.output.shape, call.loc))
         site.created.append(node.name)
         return Tensor(graph, node.name, node.shape, tensors[0].origin)
+
+
+def check_dim(d, op_name: str) -> None:
+    """A plain dimension of an op's output is at most :data:`MAX_DIM`."""
+    if isinstance(d, int) and not isinstance(d, bool) and d > MAX_DIM:
+        raise SpaceError(f"op '{op_name}' gives a dimension of {count(d)} (at most {MAX_DIM:,})",
+                         hint="channel counts and lengths above that cannot be built")

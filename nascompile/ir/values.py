@@ -39,12 +39,17 @@ def _select(cond, a, b):
     return a if cond else b
 
 
+def _pick(key, keys, values):
+    """The value of ``key`` among ``keys`` (a layer choice's candidate picking an argument)."""
+    return values[keys.index(key)]
+
+
 FUNCS: dict[str, Callable[..., Any]] = {
     "add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
     "floordiv": operator.floordiv, "mod": operator.mod, "pow": operator.pow, "neg": operator.neg,
     "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
     "ge": operator.ge, "not": operator.not_, "and": lambda a, b: a and b, "or": lambda a, b: a or b,
-    "in": _in, "select": _select, "min": min, "max": max, "abs": abs, "int": int, "float": float,
+    "in": _in, "select": _select, "pick": _pick, "min": min, "max": max, "abs": abs, "int": int, "float": float,
     "round": round, "len": len, "make_divisible": make_divisible, "sum_chosen": _sum_chosen,
     "ceil": math.ceil, "floor": math.floor,
 }

@@ -74,8 +74,8 @@ def op_choices(op, node, x, decisions: Mapping) -> OpChoices | None:
                                 - set(arg_labels)))
     if not arg_labels and not shape_labels:
         return None
-    for label in arg_labels:
-        if decisions[label].kind not in ("value", "depth"):
+    for label in arg_labels:  # a layer choice reaches arguments only through choice(..., share=true)
+        if decisions[label].kind not in ("value", "depth", "layer"):
             raise SpaceError(f"op '{node.target}': an argument depends on the {decisions[label].kind} choice "
                              f"'{label}', which a supernet cannot turn into one op")
     labels = arg_labels + shape_labels

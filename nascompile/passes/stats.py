@@ -193,10 +193,11 @@ def _extremes(base, factors, conds, sizes) -> tuple:
     return int(base + lo), int(base + hi)
 
 
-def supernet_params(graph: Graph, ops=None) -> int:
+def supernet_params(graph: Graph, ops=None, shared: bool = True) -> int:
     """Weights a supernet of ``graph`` holds: every candidate once; an op whose sizes depend on
     choices once at its largest size when it shares one superkernel, else once per variant
-    (:mod:`.sharing`, which the torch back end builds from)."""
+    (:mod:`.sharing`, which the torch back end builds from). ``shared=False``: what it would hold
+    with no superkernel at all (one module per value, as a hand-written supernet has)."""
     total = 0
     for node, _, shapes in _all_nodes(graph).values():
         if node.kind != "call":
@@ -206,7 +207,7 @@ def supernet_params(graph: Graph, ops=None) -> int:
         choices = op_choices(op, node, x, graph.decisions)
         if choices is None:
             total += op.cost(x, node.shape, Args(node.args))[0]
-        elif choices.shared:
+        elif choices.shared and shared:
             a = choices.largest
             total += op.cost(a.shapes, op.shape(a.shapes, a.args, StrictCtx()), a.args)[0]
         else:
