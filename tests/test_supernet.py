@@ -402,3 +402,29 @@ def test_shared_layer_choice_needs_one_op_that_differs_in_numbers():
     bad = SHARED_BLOCK.replace("k5_e6=mb_conv(8, 5, 6)", "k5_e6=sep_conv(8, 5)")
     with pytest.raises(SpaceError, match="share=true needs candidates that are each one call of the same op"):
         compile_text(bad, "bad.yaml")
+
+
+@pytest.mark.parametrize("mode", [lambda n: BinaryGateMutator(n, seed=0),
+                                  lambda n: WeightedMutator(n, gumbel=True, hard=True, seed=0)])
+def test_a_value_choice_read_by_many_ops_is_one_draw_per_forward(mode):
+    space = compile_text("""
+nascompile: 1
+name: one-width
+input: [4, 8, 8]
+defs:
+  w(): choice(8, 16, 24, label="w")
+network:
+  nodes:
+    a: input | mb_conv(w(), 3, expand=3)
+    b: a | mb_conv(w(), 3, expand=3)
+    c: b | conv(8, 1, bias=false)
+""", "one-width.yaml")
+    net = build_supernet(space)
+    mutator = mode(net)
+    seen = []
+    draw = mutator.draw_mixture
+    mutator.draw_mixture = lambda label: (seen.append(label), draw(label))[1]
+    for _ in range(5):
+        seen.clear()
+        net(torch.randn(2, 4, 8, 8)).sum().backward()
+        assert seen == ["w"]  # drawn once, although three ops read it

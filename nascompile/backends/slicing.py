@@ -68,18 +68,31 @@ class Template:
                 raise ValueError(f"'{name}' is {tuple(t.shape)} for one size and {tuple(b.shape)} for the largest")
         self.module = module
         self.shapes = {name: tuple(t.shape) for name, t in own.items()}
+        # where each tensor lives in the largest module: read at every call, since .to() and
+        # load_state_dict may replace buffers
+        self._where = {name: _owner(full, name) for name in self.shapes}
+        self._training = None
 
     def tensors(self, full: nn.Module) -> dict:
-        big = {**dict(full.named_parameters()), **dict(full.named_buffers())}
-        return {name: slice_to(big[name], shape) for name, shape in self.shapes.items()}
+        return {name: slice_to(getattr(owner, attr), self.shapes[name]) for name, (owner, attr) in self._where.items()}
 
     def __call__(self, full: nn.Module, xs, training: bool):
-        self.module.train(training)
-        return torch.func.functional_call(self.module, self.tensors(full), tuple(xs))
+        if self._training is not training:
+            self.module.train(training)
+            self._training = training
+        if not self.shapes:  # no weights (an activation, a pool): the meta module runs as it is
+            return self.module(*xs)
+        return torch.func.functional_call(self.module, self.tensors(full), tuple(xs), tie_weights=False)
 
     def state(self, full: nn.Module) -> dict:
         """Copies of this assignment's slices (``load_state_dict`` of a fixed module takes them)."""
         return {name: t.detach().clone() for name, t in self.tensors(full).items()}
+
+
+def _owner(root: nn.Module, name: str) -> tuple:
+    """``(submodule, attribute)`` holding the parameter or buffer ``name`` of ``root``."""
+    path, _, attr = name.rpartition(".")
+    return (root.get_submodule(path) if path else root), attr
 
 
 _LINEAR = (nn.Conv1d, nn.Conv2d, nn.Linear)

@@ -49,6 +49,10 @@ class ArchWeightMutator(Mutator):
             label: nn.Parameter((1e-3 * torch.randn(len(self.decisions[label].options) + n, generator=self._gen))
                                 .to(device))
             for label, n in self._extras.items()}
+        # A value choice read by many ops (a width multiplier) is ONE decision: within a forward
+        # every op must get the same draw, so mixtures are kept until the model's next forward.
+        self._mixtures: dict = {}
+        self._hook = model.register_forward_pre_hook(lambda *_: self._mixtures.clear())
 
     def arch_parameters(self) -> list[nn.Parameter]:
         """One parameter per layer-choice label, in label order of the model."""
@@ -103,11 +107,18 @@ class ArchWeightMutator(Mutator):
         return choice.candidates[0]
 
     def value_choice_mixture(self, choice):
-        """Every value with its softmax weight (DARTS's relaxation of a value choice)."""
+        """The values (with weights) of ``choice`` in this forward: drawn once per forward of the
+        model (:meth:`draw_mixture`), the same for every module that reads the label."""
         if choice.label not in self.alpha:
             return [Weighted(choice.candidates[0])]
-        w = F.softmax(self.alpha[choice.label], -1)
-        return [Weighted(v, w[i]) for i, v in enumerate(self.decisions[choice.label].options)]
+        if choice.label not in self._mixtures:
+            self._mixtures[choice.label] = self.draw_mixture(choice.label)
+        return self._mixtures[choice.label]
+
+    def draw_mixture(self, label: str) -> list:
+        """Every value with its softmax weight (DARTS's relaxation of a value choice)."""
+        w = F.softmax(self.alpha[label], -1)
+        return [Weighted(v, w[i]) for i, v in enumerate(self.decisions[label].options)]
 
     # --- helpers -----------------------------------------------------------------------
     def _edge_strength(self, label: str) -> float:

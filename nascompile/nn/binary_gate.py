@@ -45,12 +45,12 @@ class BinaryGateMutator(ArchWeightMutator):
         gates = F.one_hot(torch.tensor(a), 2).to(p) - p.detach() + p
         return int(pair[a]), int(pair[1 - a]), gates[a], gates[1 - a]
 
-    def value_choice_mixture(self, choice):
+    def draw_mixture(self, label: str) -> list:
         """The two drawn values with their binary gates (the active one first)."""
-        options = self.decisions[choice.label].options
-        if choice.label not in self.alpha or len(options) == 1:
-            return [Weighted(self.value_choice_value(choice))]
-        active, idle, g_active, g_idle = self._draw(choice.label)
+        options = self.decisions[label].options
+        if len(options) == 1:
+            return [Weighted(options[0])]
+        active, idle, g_active, g_idle = self._draw(label)
         return [Weighted(options[active], g_active), Weighted(options[idle], g_idle, grad=False)]
 
     def layer_choice_forward(self, choice, args, kwargs):

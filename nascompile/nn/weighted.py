@@ -71,12 +71,10 @@ class WeightedMutator(ArchWeightMutator):
         one_hot = F.one_hot(soft.detach().argmax(), len(soft)).to(soft.dtype)
         return one_hot - soft.detach() + soft
 
-    def value_choice_mixture(self, choice):
+    def draw_mixture(self, label: str) -> list:
         """Every value with its weight; in hard mode (GDAS) only the selected one."""
-        if choice.label not in self.alpha:
-            return [Weighted(choice.candidates[0])]
-        w = self.weights(choice.label)
-        options = self.decisions[choice.label].options
+        w = self.weights(label)
+        options = self.decisions[label].options
         if self.hard:
             k = int(w.detach().argmax())
             return [Weighted(options[k], w[k])]
