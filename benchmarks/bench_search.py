@@ -22,10 +22,9 @@ verdict uses CPU time, which other processes on a shared machine cannot inflate)
     tensor; "dedup" counts each storage once) under ``BinaryGateMutator`` (two sampled paths,
     median and max over several draws) vs the largest single path (``SinglePathMutator``: max over
     "every choice on option o" for each option plus random samples) vs ``WeightedMutator``
-    (DARTS, all paths), on examples/nb201.yaml (layer choices only). examples/proxyless.yaml has
-    value choices, which ``BinaryGateMutator`` refuses (a NasError: the weighted modes learn layer
-    choices only); the note printed quotes the refusal. Target: Proxyless <= 1.5x the largest
-    single path (sum column, max over the draws).
+    (DARTS, all paths), on examples/nb201.yaml (layer choices only; examples/proxyless.yaml, whose
+    value and depth choices ProxylessNAS now learns too, is measured by bench_superkernel.py (b)).
+    Target: Proxyless <= 1.5x the largest single path (sum column, max over the draws).
 
     python benchmarks/bench_search.py            # full run (about 4-6 minutes on 2 cores)
     python benchmarks/bench_search.py --quick    # C=8, 5 layers for (a), fewer repetitions
@@ -55,7 +54,6 @@ from bench_torch import DartsSearchNetwork, darts_v2_arch, side_by_side  # noqa:
 
 DARTS = ROOT / "examples" / "darts.yaml"
 NB201 = ROOT / "examples" / "nb201.yaml"
-PROXYLESS = ROOT / "examples" / "proxyless.yaml"
 TARGETS = {"a": 1.05, "b": 1.10, "c": 1.5}
 
 # DARTS's search hyper-parameters (paper / DartsTrainer defaults)
@@ -265,23 +263,6 @@ def bench_c(args, draws: int) -> float:
           f"{bin_max[1] / big[1]:.3f} (dedup)    target <= {TARGETS['c']:.2f}: {verdict(ratio, 'c')}")
 
     # the compiled ProxylessNAS example under the binary-gate mode
-    try:
-        pspace = load_space(PROXYLESS)
-        kinds = {}
-        for d in pspace.search_graph.decisions.values() if hasattr(pspace, "search_graph") else []:
-            kinds[d.kind] = kinds.get(d.kind, 0) + 1
-        pnet = build_supernet(pspace)
-        BinaryGateMutator(pnet, seed=0)
-        shape = getattr(pspace, "input_shape", None) or [3, 32, 32]
-        try:
-            pnet(torch.randn(2, *shape))
-            msg = "ran (value choices fixed to their first value)"
-        except Exception as err:  # noqa: BLE001
-            msg = f"forward refused: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
-        print(f"    note: examples/proxyless.yaml decisions {kinds}; BinaryGateMutator {msg}")
-    except Exception as err:  # noqa: BLE001
-        print(f"    note: examples/proxyless.yaml under BinaryGateMutator refused: "
-              f"{type(err).__name__}: {str(err).splitlines()[0][:200]}")
     return ratio
 
 
