@@ -20,10 +20,11 @@ Run it (``nascompile`` must be importable: install it, or run from the repositor
 
 It trains a small hand-written model on synthetic data in seconds and writes
 ``runs/custom/final_architecture.json``. The command line takes the class as ``--algo
-module:Class`` and searches a compiled space with it (``--resume`` loads it again)::
+module:Class`` and searches a compiled space with it (``--resume`` loads it again); importing it
+runs its code, so the command line asks for ``--allow-imports``::
 
     PYTHONPATH=examples nascompile search examples/digits_cnn.yaml --algo custom_trainer:RandomEarlyStopTrainer \
-        --data digits --epochs 2 -o runs/custom-cli
+        --data digits --epochs 2 -o runs/custom-cli --allow-imports
 """
 from __future__ import annotations
 
@@ -75,7 +76,9 @@ class RandomEarlyStopTrainer(OneShotTrainer):
         improved = False
         for _ in range(self.candidates):
             sample = self.mutator.resample()
-            scores = self.evaluate(sample=sample, max_batches=self.eval_batches)
+            # judged on the architecture's data (the held-out part of dataset_train), never on dataset_valid
+            scores = self.evaluate(batches=self.batches_of(self.dataset_arch), sample=sample,
+                                   max_batches=self.eval_batches)
             if scores["loss"] < self.best_loss:
                 self.best, self.best_loss, improved = sample, scores["loss"], True
         self.stale = 0 if improved else self.stale + 1

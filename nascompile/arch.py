@@ -8,11 +8,15 @@ The JSON is a flat map from labels to choices and takes every encoding of NNI's 
      "cell/node4": [1, 2],              #   indices,
      "cell/node5": [false, true, true], #   or a multi-hot list
      "stage1/width": 32,                # a value choice: one of its values
-     "stage1/depth": 3}                 # a depth
+     "stage1/depth": 3,                 # a depth
+     "cell/op7": [false, false, false]} # NNI: a layer choice whose op is not used (see below)
 
 :func:`normalize_arch` turns it into the canonical sample (a candidate name for a layer
 choice, a tuple of names in candidate order for an input choice, the value itself otherwise)
-or raises one :class:`ArchError` naming the label, what is allowed and a did-you-mean.
+or raises one :class:`ArchError` naming the label, what is allowed and a did-you-mean. An
+all-false list for a layer choice (NNI's DARTS export writes it for an edge its node's input
+choice drops) is accepted where the caller allows it (``allow_unused``: fixing a hand-written
+model, which then prunes that op) and is :data:`UNUSED` in the sample.
 """
 from __future__ import annotations
 
@@ -20,8 +24,11 @@ import json
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from .errors import ArchError, Loc, did_you_mean, read_user_file
+from .errors import ArchError, Loc, clip, did_you_mean, parse_json, read_user_file
 from .ir.graph import Decision
+
+
+UNUSED = None  # the canonical value of a layer choice whose op is not used (NNI's all-false list)
 
 
 def load_arch(source) -> tuple[dict, str]:
@@ -29,14 +36,16 @@ def load_arch(source) -> tuple[dict, str]:
     if isinstance(source, Mapping):
         return dict(source), "<arch>"
     path = Path(source)
-    text = read_user_file(path, ArchError, "architecture JSON")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ArchError(f"invalid JSON: {err.msg}", Loc(str(path), err.lineno, err.colno)) from None
+    text = read_user_file(path, ArchError, "architecture JSON", MAX_ARCH_BYTES)
+    # strict: a duplicate label, an integer of thousands of digits or deep nesting is one error
+    data = parse_json(text, ArchError, str(path), "JSON", max_depth=MAX_ARCH_DEPTH)
     if not isinstance(data, dict):
         raise ArchError("an architecture is a JSON object mapping labels to choices", Loc(str(path), 1, 1))
     return data, str(path)
+
+
+MAX_ARCH_BYTES = 10_000_000
+MAX_ARCH_DEPTH = 8  # {label: [names...]} needs 2
 
 
 def _is_int(v) -> bool:
@@ -44,15 +53,21 @@ def _is_int(v) -> bool:
 
 
 def _err(source, label, message, hint=None) -> ArchError:
-    return ArchError(f"'{label}': {message}", Loc(source, path=label), hint=hint)
+    return ArchError(f"'{clip(label, 120)}': {message}", Loc(source, path=clip(label, 120)), hint=hint)
 
 
-def normalize_choice(label: str, value, d: Decision, source: str = "<arch>"):
-    """The canonical value of ``d`` that ``value`` encodes."""
+def normalize_choice(label: str, value, d: Decision, source: str = "<arch>", allow_unused: bool = False):
+    """The canonical value of ``d`` that ``value`` encodes. With ``allow_unused`` an all-false
+    multi-hot list of a layer choice (NNI's "this op is not used": DARTS writes it for the edges
+    its input choices drop) is :data:`UNUSED` (None)."""
     if d.kind == "layer":
         names = list(d.options)
+        if value is UNUSED and allow_unused:  # a canonical sample's unused op
+            return UNUSED
         if isinstance(value, list) and len(value) == len(names) and all(isinstance(v, bool) for v in value):
             picked = [n for n, on in zip(names, value) if on]
+            if not picked and allow_unused:
+                return UNUSED
             if len(picked) != 1:
                 raise _err(source, label, f"a layer choice takes exactly one candidate, the multi-hot list picks {len(picked)}")
             return picked[0]
@@ -68,7 +83,7 @@ def normalize_choice(label: str, value, d: Decision, source: str = "<arch>"):
                 raise _err(source, label, f"index {value} is out of range: {len(names)} candidates "
                                           f"(0..{len(names) - 1}: {', '.join(names)})")
             return names[value]
-        raise _err(source, label, f"a layer choice takes a candidate name or index, got {value!r} "
+        raise _err(source, label, f"a layer choice takes a candidate name or index, got {clip(repr(value), 80)} "
                                   f"(candidates: {', '.join(names)})")
     if d.kind == "input":
         names = list(d.options)
@@ -76,7 +91,7 @@ def normalize_choice(label: str, value, d: Decision, source: str = "<arch>"):
             value = [value]
         if not isinstance(value, list):
             raise _err(source, label, f"an input choice takes a list of candidate names, indices or a "
-                                      f"multi-hot list, got {value!r}")
+                                      f"multi-hot list, got {clip(repr(value), 80)}")
         if value and all(isinstance(v, bool) for v in value):
             if len(value) != len(names):
                 raise _err(source, label, f"a multi-hot list needs {len(names)} entries "
@@ -96,9 +111,9 @@ def normalize_choice(label: str, value, d: Decision, source: str = "<arch>"):
                                                   f"(0..{len(names) - 1}: {', '.join(names)})")
                     picked.append(names[v])
                 else:
-                    raise _err(source, label, f"an input choice lists candidate names or indices, got {v!r}")
+                    raise _err(source, label, f"an input choice lists candidate names or indices, got {clip(repr(v), 80)}")
             if len(set(picked)) != len(picked):
-                raise _err(source, label, f"an input is chosen twice: {value!r}")
+                raise _err(source, label, f"an input is chosen twice: {clip(repr(value), 80)}")
         if d.n_chosen is not None and len(picked) != d.n_chosen:
             raise _err(source, label, f"chooses {len(picked)} inputs but n_chosen is {d.n_chosen} "
                                       f"(candidates: {', '.join(names)})")
@@ -109,22 +124,24 @@ def normalize_choice(label: str, value, d: Decision, source: str = "<arch>"):
                 isinstance(option, float) and _is_int(value) and option == value):
             return option
     what = "depth" if d.kind == "depth" else "value"
-    raise _err(source, label, f"{value!r} is not an allowed {what} (allowed: "
+    raise _err(source, label, f"{clip(repr(value), 80)} is not an allowed {what} (allowed: "
                               f"{', '.join(repr(o) for o in d.options)})")
 
 
 def normalize_arch(arch: Mapping, decisions: Mapping[str, Decision], source: str = "<arch>",
-                   required: Callable[[dict], Iterable[str]] | None = None) -> dict:
+                   required: Callable[[dict], Iterable[str]] | None = None, allow_unused: bool = False) -> dict:
     """Check ``arch`` against ``decisions``; the canonical sample for the labels it gives.
 
     Unknown labels are errors. ``required(sample)`` names the labels that must be present given
-    the sample so far (default: all of them); the others may be left out.
+    the sample so far (default: all of them); the others may be left out. ``allow_unused``: see
+    :func:`normalize_choice`.
     """
     for label in arch:
         if label not in decisions:
-            raise ArchError(f"unknown label '{label}'", Loc(source, path=str(label)),
+            raise ArchError(f"unknown label '{clip(label, 120)}'", Loc(source, path=clip(label, 120)),
                             hint=did_you_mean(label, decisions) or f"{len(decisions)} labels in this space")
-    sample = {label: normalize_choice(label, value, decisions[label], source) for label, value in arch.items()}
+    sample = {label: normalize_choice(label, value, decisions[label], source, allow_unused)
+              for label, value in arch.items()}
     must = set(decisions) if required is None else set(required(sample))
     missing = sorted(must - set(sample))
     if missing:
@@ -142,9 +159,13 @@ def _example(d: Decision) -> str:
 
 
 def encode_arch(sample: Mapping, decisions: Mapping[str, Decision]) -> dict:
-    """The JSON form of a canonical sample: input choices as lists of names."""
+    """The JSON form of a canonical sample: input choices as lists of names, an unused layer
+    choice (:data:`UNUSED`) as NNI's all-false multi-hot list."""
     out = {}
     for label in sorted(sample):
-        value = sample[label]
-        out[label] = list(value) if decisions[label].kind == "input" else value
+        value, d = sample[label], decisions[label]
+        if d.kind == "layer" and value is UNUSED:
+            out[label] = [False] * len(d.options)
+        else:
+            out[label] = list(value) if d.kind == "input" else value
     return out

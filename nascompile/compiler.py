@@ -139,26 +139,28 @@ def parse_overrides(pairs) -> dict:
     out = {}
     for pair in pairs or ():
         if not isinstance(pair, str):
-            raise SpaceError(f"--set {clip(repr(pair), 60)}: expected NAME=VALUE")
+            raise SpaceError(f"--set {clip(repr(pair), 60)}: expected NAME=VALUE", Loc("--set"))
         key, sep, raw = pair.partition("=")
         shown = clip(repr(pair), 60)
         if not sep or not key.strip():
-            raise SpaceError(f"--set {shown}: expected NAME=VALUE")
+            raise SpaceError(f"--set {shown}: expected NAME=VALUE", Loc("--set"))
         if len(raw) > MAX_OVERRIDE:
             raise SpaceError(f"--set {clip(key.strip(), 40)}=...: the value is too long ({len(raw):,} characters, "
-                             f"at most {MAX_OVERRIDE:,})")
+                             f"at most {MAX_OVERRIDE:,})", Loc("--set"))
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
         except (ValueError, RecursionError) as err:  # an integer of thousands of digits, deep nesting
-            raise SpaceError(f"--set {clip(key.strip(), 40)}: {clip(str(err) or 'nested too deeply', 100)}") from None
+            why = "nested too deeply" if isinstance(err, RecursionError) else clip(str(err), 100)
+            raise SpaceError(f"--set {clip(key.strip(), 40)}: {why}", Loc("--set")) from None
         if not isinstance(value, (int, float, str, bool, list)):
-            raise SpaceError(f"--set {shown}: the value must be a number, boolean, string or list")
+            raise SpaceError(f"--set {shown}: the value must be a number, boolean, string or list", Loc("--set"))
         if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3330:
-            raise SpaceError(f"--set {clip(key.strip(), 40)}: the number is too large (over 1,000 digits)")
+            raise SpaceError(f"--set {clip(key.strip(), 40)}: the number is too large (over 1,000 digits)",
+                             Loc("--set"))
         if isinstance(value, list) and json_depth(value, MAX_NESTING) > MAX_NESTING:
-            raise SpaceError(f"--set {clip(key.strip(), 40)}: the list is nested too deeply")
+            raise SpaceError(f"--set {clip(key.strip(), 40)}: the list is nested too deeply", Loc("--set"))
         out[key.strip()] = value
     return out
 

@@ -16,17 +16,20 @@ imported on first :meth:`~Registry.get` (trainers and strategies pull in torch o
     TRAINERS.get("mine")        # the class
     TRAINERS.names()            # ['enas', 'mine']
 
-:func:`load_target` is the one place a ``module:attribute`` a user typed (``--algo
-pkg.mod:Class``, ``--data pkg.mod:function``) is imported.
+:func:`load_user_target` is the one place a ``module:attribute`` that a user typed (``--algo
+pkg.mod:Class``, ``--data pkg.mod:function``) or that a run folder recorded is imported, and
+only with the opt-in of that command line (``allow=True``: ``--allow-imports``, or
+``NASCOMPILE_ALLOW_IMPORTS=1``); without it the target is one error line saying what to pass.
+:func:`load_target` imports without asking: for the lazy built-in entries of a registry.
 """
 from __future__ import annotations
 
 import importlib
 from typing import Callable, Generic, Iterator, TypeVar
 
-from .errors import Loc, NasError, did_you_mean
+from .errors import IMPORTS_OPT_IN, Loc, NasError, did_you_mean
 
-__all__ = ["Registry", "load_target"]
+__all__ = ["Registry", "load_target", "load_user_target", "check_target", "refuse_import"]
 
 T = TypeVar("T")
 SHOWN = 20  # names listed in an "unknown name" error; more would not fit one line
@@ -109,15 +112,41 @@ class Registry(Generic[T]):
                           hint=did_you_mean(name, self._entries))
 
 
-def load_target(target: str, error: type[NasError] = NasError, loc: str = "<target>", what: str | None = None):
-    """Import ``"package.module:attribute"`` and return the attribute; a malformed target, a
-    missing module or attribute is one ``error`` line (the user's own import errors are not
-    hidden: a module that exists but fails to import raises as it would)."""
+def check_target(target: str, error: type[NasError] = NasError, loc: str = "<target>",
+                 what: str | None = None) -> tuple[str, str]:
+    """``(module, attribute)`` of ``"package.module:attribute"``; a malformed one is one ``error``."""
     module_name, sep, attr = str(target).partition(":")
     what = what or f"'{target}'"
     if not sep or not module_name or not attr:
         raise error(f"{what} is not of the form module:attribute", Loc(loc),
                     hint="e.g. mypkg.trainers:MyTrainer")
+    return module_name, attr
+
+
+def refuse_import(what: str, error: type[NasError] = NasError, loc=None) -> NasError:
+    """The error for user code that this command line did not opt in to import."""
+    return error(f"{what} is Python code and is not imported unless asked",
+                 loc if isinstance(loc, Loc) else Loc(loc), hint=IMPORTS_OPT_IN)
+
+
+def load_user_target(target: str, allow: bool, error: type[NasError] = NasError, loc: str = "<target>",
+                     what: str | None = None):
+    """:func:`load_target` of a target the user (or a run folder) named, only when ``allow``
+    (the command line's opt-in); otherwise one ``error`` line saying how to opt in. A malformed
+    target is reported first either way."""
+    check_target(target, error, loc, what)
+    if not allow:
+        raise refuse_import(what or f"'{target}'", error, loc)
+    return load_target(target, error, loc, what)
+
+
+def load_target(target: str, error: type[NasError] = NasError, loc: str = "<target>", what: str | None = None):
+    """Import ``"package.module:attribute"`` and return the attribute; a malformed target, a
+    missing module or attribute is one ``error`` line (the user's own import errors are not
+    hidden: a module that exists but fails to import raises as it would). It asks nobody:
+    targets from users or files go through :func:`load_user_target`."""
+    module_name, attr = check_target(target, error, loc, what)
+    what = what or f"'{target}'"
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:

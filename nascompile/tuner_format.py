@@ -60,7 +60,7 @@ def decisions_from_nas_search_space(space: Mapping, source: str = "<search space
                 out[label] = Decision(label, "layer", tuple(str(v) for v in value))
             elif kind == "input_choice":
                 n = value.get("n_chosen")
-                out[label] = Decision(label, "input", tuple(str(v) for v in value["candidates"]),
+                out[label] = Decision(label, "input", candidate_names(value["candidates"]),
                                       None if n is None else int(n))
             elif kind == "choice":
                 out[label] = Decision(label, "value", tuple(value))
@@ -72,6 +72,14 @@ def decisions_from_nas_search_space(space: Mapping, source: str = "<search space
             raise ArchError(f"'{label}': not an NNI NAS search-space entry ({err})", Loc(source, path=label),
                             hint='expected {"_type": "layer_choice"|"input_choice"|"choice", "_value": ...}') from None
     return out
+
+
+def candidate_names(keys) -> tuple:
+    """The names of an input choice's candidates from NNI's ``candidates`` (its ``choose_from``):
+    a key names its candidate, NNI's ``NO_KEY`` (``""``) one is named by its position, as
+    :class:`~nascompile.nn.InputChoice` names them: ``["", "", "node0"]`` gives
+    ``("0", "1", "node0")``."""
+    return tuple(str(k) if k != "" else str(i) for i, k in enumerate(keys))
 
 
 def is_nas_search_space(data) -> bool:
@@ -153,6 +161,9 @@ def _decode(label: str, raw, d: Decision, source: str):
         if extra:
             raise ArchError(f"'{label}': unexpected keys {', '.join(map(str, extra))} (a tuner parameter has "
                             f"'_value' and/or '_idx')", Loc(source, path=label))
+        given = raw.get("_value")
+        if d.kind == "input" and "_idx" in raw and isinstance(given, list) and "" in given:
+            raw = {"_idx": raw["_idx"]}  # NNI names a candidate without a key "": its index says which
         found = [normalize_choice(label, raw[k], d, source) if k == "_value" else _by_index(label, raw[k], d, source)
                  for k in ("_value", "_idx") if k in raw]
         if len(found) == 2 and found[0] != found[1]:

@@ -16,9 +16,10 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 @pytest.mark.parametrize("name,overrides", [("nb201", {}), ("darts", {"C": 8, "layers": 5}),
                                             ("custom_op", {})])
 def test_recompiling_a_build_directory_gives_the_same_ir(tmp_path, name, overrides):
-    space = load_space(EXAMPLES / f"{name}.yaml", overrides)
+    allow = name == "custom_op"  # it imports examples/user_ops: opted in, like --allow-imports
+    space = load_space(EXAMPLES / f"{name}.yaml", overrides, allow_imports=allow)
     summary = build(space, tmp_path / "build")
-    again = load_build(tmp_path / "build")
+    again = load_build(tmp_path / "build", allow_imports=allow)
     assert again.graph.dump() == space.graph.dump()
     assert summary["ir_hash"] == again.graph.content_hash()
     written = json.loads((tmp_path / "build" / "summary.json").read_text())

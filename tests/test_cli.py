@@ -19,7 +19,8 @@ DARTS_V2_JSON = str(EXAMPLES / "darts_v2.json")
 TRAIN = "examples/hand_written/train.py"
 NB201_EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 RETRAIN = ["--set", "C=36", "--set", "layers=20"]
-BUILD_FILES = {"space.json", "ir.txt", "summary.json", "decisions.json", "search_space.json", "search_space_hpo.json"}
+BUILD_FILES = {"space.json", "ir.txt", "summary.json", "decisions.json", "search_space.json", "search_space_hpo.json",
+               "space_view.json"}  # space_view.json: what the run page draws without importing anything
 
 
 @pytest.fixture(scope="module")

@@ -93,17 +93,19 @@ def broken():
 def test_user_datasets(tmp_path, monkeypatch):
     (tmp_path / "my_data.py").write_text(USER_MODULE)
     monkeypatch.chdir(tmp_path)
-    s = get_dataset("my_data:three", seed=3)
+    with pytest.raises(DataError, match="not imported unless asked.*--allow-imports"):
+        get_dataset("my_data:three", seed=3)  # importing runs the module: only when asked
+    s = get_dataset("my_data:three", seed=3, allow_imports=True)
     assert s.task == "regression" and s.num_classes is None and s.input_shape == (4,)
     assert (len(s.train), len(s.valid), len(s.test)) == (20, 5, 5)
-    t = get_dataset(f"{tmp_path / 'my_data.py'}:two", valid_fraction=0.2)
+    t = get_dataset(f"{tmp_path / 'my_data.py'}:two", valid_fraction=0.2, allow_imports=True)
     assert t.task == "classification" and len(t.train) + len(t.valid) == 30 and len(t.valid) >= 5
     with pytest.raises(DataError, match="returns \\(train, valid, test\\)"):
-        get_dataset("my_data:broken")
+        get_dataset("my_data:broken", allow_imports=True)
     with pytest.raises(DataError, match="has no function 'thre'.*did you mean 'three'"):
-        get_dataset("my_data:thre")
+        get_dataset("my_data:thre", allow_imports=True)
     with pytest.raises(DataError, match="cannot import 'no_such_module'"):
-        get_dataset("no_such_module:f")
+        get_dataset("no_such_module:f", allow_imports=True)
 
 
 def test_unknown_name_and_missing_package(monkeypatch):

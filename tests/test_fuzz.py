@@ -2,7 +2,12 @@
 
 (a) random text to the document loader, as YAML and as JSON;
 (b) random strings, and strings of grammar tokens, to the expression parser;
-(c) the example spaces with random deletions, duplications and swaps, compiled end to end.
+(c) the example spaces with random deletions, duplications and swaps, compiled end to end;
+(d) architecture JSON: random JSON (deep, huge numbers, duplicate keys, wrong types) and random
+    text, read and checked against a space: only ArchError;
+(e) run folders: random run.json, metrics.jsonl, arch.json, space_view.json and trials.db
+    contents, read by the run record, the resume check and the run page (strict and not):
+    only NasError, and the page's snapshot is always JSON.
 
 Any other exception (TypeError, RecursionError, ValueError, ...) is a compiler bug: the user
 would see a traceback instead of a located one-line message. The runs are derandomized so CI
@@ -297,3 +302,166 @@ def test_mutated_nb201(ops):
 @given(MUTATIONS)
 def test_mutated_nb201_json(ops):
     _compile_only_nas_errors(mutate(NB201_JSON, ops), "nb201.json")
+
+
+# ---- (d) architecture JSON -----------------------------------------------------------------------
+
+ARCH_SPACE = (Path(__file__).parent / "hostile" / "base.yaml").read_text()
+LABELS = ["a/op0", "kernel", "mix", "b", "a/op", "\x1b[2J", "", "x" * 300]
+JSON_LEAVES = (st.none() | st.booleans() | st.integers() | st.integers(min_value=10 ** 30, max_value=10 ** 40)
+               | st.floats(allow_nan=False) | st.text(max_size=12) | st.sampled_from(["conv", "max_pool", "stem", "a", "b"]))
+JSON_VALUES = st.recursive(JSON_LEAVES, lambda kids: st.lists(kids, max_size=5)
+                           | st.dictionaries(st.sampled_from(LABELS) | st.text(max_size=5), kids, max_size=4),
+                           max_leaves=20)
+
+
+def _arch_space():
+    global _ARCH_SPACE
+    if "_ARCH_SPACE" not in globals():
+        _ARCH_SPACE = compile_text(ARCH_SPACE, "base.yaml")
+    return _ARCH_SPACE
+
+
+def _freeze_only_arch_errors(text: str, tmp_path: Path) -> None:
+    from nascompile.errors import ArchError
+    from nascompile.passes.freeze import freeze_arch
+
+    path = tmp_path / "arch.json"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass") if isinstance(text, str) else path.write_bytes(text)
+    try:
+        freeze_arch(_arch_space(), str(path))
+    except ArchError as err:
+        assert err.loc.file == str(path), str(err)
+        assert "\n" not in str(err) and "\x1b" not in str(err), str(err)
+
+
+@fuzz_settings(200)
+@given(st.dictionaries(st.sampled_from(LABELS), JSON_VALUES, max_size=5), st.integers(0, 4))
+def test_architecture_json_random_values(tmp_path_factory, arch, depth):
+    text = json.dumps(arch)
+    for _ in range(depth):  # nest it further, sometimes past the limit
+        text = "[" * 3 + text + "]" * 3
+    _freeze_only_arch_errors(text, tmp_path_factory.mktemp("arch"))
+
+
+@fuzz_settings(200)
+@given(_joined(JSON_TOKENS + ['"a/op0"', '"kernel"', '"mix"', "9" * 50, "[" * 20, "]" * 20], 40))
+def test_architecture_json_random_text(tmp_path_factory, text):
+    _freeze_only_arch_errors(text, tmp_path_factory.mktemp("arch"))
+
+
+def test_architecture_json_reproducers(tmp_path):
+    for text in ('{"kernel": 3, "kernel": 1}', "[" * 100_000, '{"kernel": ' + "9" * 5000 + "}",
+                 '{"mix": [true, false, true, false]}', '{"a/op0": NaN}', "\ufeff{}", '{"mix": ' + "[" * 9 + "]" * 9 + "}"):
+        _freeze_only_arch_errors(text, tmp_path)
+
+
+# ---- (e) run folders ------------------------------------------------------------------------------
+
+RUN_FIELDS = {"format": st.sampled_from([1, 1, 2, "1", None]), "algo": st.sampled_from(["enas", "x:Y", "", 3]),
+              "data": st.sampled_from(["digits", "a.py:f", 1, None]), "seed": JSON_LEAVES, "epochs": JSON_LEAVES,
+              "batch_size": JSON_LEAVES, "lr": JSON_LEAVES, "valid_fraction": JSON_LEAVES, "status": JSON_VALUES,
+              "options": JSON_VALUES, "checkpoint_every": JSON_LEAVES,
+              "space": JSON_VALUES | st.fixed_dictionaries({"path": JSON_LEAVES, "overrides": JSON_VALUES})}
+RUN_RECORDS = st.fixed_dictionaries({}, optional=RUN_FIELDS)
+LOG_LINES = st.lists(st.one_of(JSON_VALUES.map(json.dumps), st.text(max_size=30),
+                               st.fixed_dictionaries({"kind": st.sampled_from(["epoch", "step", "arch_probs"])},
+                                                     optional={"epoch": JSON_LEAVES, "global_step": JSON_LEAVES,
+                                                               "train": JSON_VALUES, "valid": JSON_VALUES,
+                                                               "arch_probs": JSON_VALUES}).map(json.dumps)),
+                     max_size=8)
+
+
+def _run_folder(root: Path, record, lines, arch, view) -> Path:
+    run = root / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "run.json").write_text(record if isinstance(record, str) else json.dumps(record))
+    (run / "metrics.jsonl").write_text("\n".join(lines))
+    if arch is not None:
+        (run / "arch.json").write_text(json.dumps(arch))
+    if view is not None:
+        (run / "space_view.json").write_text(json.dumps(view))
+    return run
+
+
+def _read_run_folder(run: Path) -> None:
+    from nascompile.cli.runs import check_metrics_log, check_options, read_run
+    from nascompile.ui import collect
+
+    try:
+        record = read_run(run)
+        check_options(record.get("options") or {}, Loc("run.json"))
+    except NasError as err:
+        assert "\n" not in str(err), str(err)
+    try:
+        check_metrics_log(run / "metrics.jsonl")
+    except NasError as err:
+        assert err.loc.file == str(run / "metrics.jsonl"), str(err)
+    snap = collect(run)
+    json.dumps(snap, default=str, allow_nan=False)
+    try:
+        collect(run, strict=True)
+    except NasError as err:
+        assert err.loc.file and err.loc.file.startswith(str(run)), str(err)
+
+
+@fuzz_settings(150)
+@given(RUN_RECORDS, LOG_LINES, st.none() | JSON_VALUES, st.none() | JSON_VALUES)
+def test_run_folders_random_contents(tmp_path_factory, record, lines, arch, view):
+    _read_run_folder(_run_folder(tmp_path_factory.mktemp("run"), record, lines, arch, view))
+
+
+@fuzz_settings(100)
+@given(_joined(JSON_TOKENS + ['"format"', '"space"', '"path"', "1"], 30), LOG_LINES)
+def test_run_folders_random_text(tmp_path_factory, text, lines):
+    _read_run_folder(_run_folder(tmp_path_factory.mktemp("run"), text, lines, None, None))
+
+
+TRIAL_COLUMNS = ["arch", "status", "intermediate", "metric", "final", "params", "flops", "error", "start", "end"]
+SQL_VALUES = (st.none() | st.integers(-10 ** 18, 10 ** 18) | st.floats(allow_nan=False) | st.text(max_size=20)
+              | st.binary(max_size=10) | JSON_VALUES.map(json.dumps))
+
+
+@fuzz_settings(80)
+@given(st.lists(st.tuples(st.sampled_from(TRIAL_COLUMNS), st.integers(1, 3), SQL_VALUES), max_size=4),
+       st.sampled_from(["config", "strategy", "seed", "fingerprint", None]), SQL_VALUES)
+def test_trials_databases_random_cells(tmp_path_factory, changes, experiment_column, experiment_value):
+    import sqlite3
+
+    from nascompile.multitrial.store import Store, StoreError
+    from nascompile.ui import collect
+
+    run = tmp_path_factory.mktemp("db") / "run"
+    run.mkdir()
+    store = Store.in_run_dir(run)
+    store.open_experiment("hash", "random", 0, {"space": "none.yaml"})
+    for kernel in (1, 3):
+        tid = store.add_trial({"kernel": kernel}, params=1, flops=2)
+        store.start(tid)
+        store.finish(tid, "succeeded", metric=0.5)
+    store.close()
+    conn = sqlite3.connect(run / "trials.db")
+    for column, row, value in changes:
+        try:
+            conn.execute(f'UPDATE trials SET "{column}" = ? WHERE id = ?', (value, row))
+        except sqlite3.IntegrityError:  # NOT NULL: the schema itself refuses it
+            pass
+    if experiment_column:
+        try:
+            conn.execute(f"UPDATE experiment SET {experiment_column} = ?", (experiment_value,))
+        except sqlite3.IntegrityError:
+            pass
+    conn.commit()
+    conn.close()
+    before = (run / "trials.db").read_bytes()
+    try:
+        readonly = Store.open_readonly(run)
+        try:
+            readonly.all_trials()
+            readonly.experiment_info()
+        finally:
+            readonly.close()
+    except StoreError as err:
+        assert err.loc.file == str(run / "trials.db"), str(err)
+    json.dumps(collect(run), default=str, allow_nan=False)
+    assert (run / "trials.db").read_bytes() == before

@@ -30,6 +30,7 @@ LAYERS = [
     ("compiler", "backends"),                     # document -> Space; IR -> torch modules, source, files
     ("build", "train", "interop", "__init__"),    # build dirs; the one fit loop; paper notations; the API
     ("oneshot", "multitrial"),                    # the search runtimes
+    ("nas",),                                     # NNI v1's module layout over the runtimes (re-exports)
     ("ui",),                                      # the run page
     ("cli",),                                     # the command line: the only place errors are printed
     ("__main__",),

@@ -33,7 +33,8 @@ EXAMPLES = {
 # per algorithm: fewer controller / evolution steps than even the command line's short runs
 FAST = {"enas": {"ctrl_steps": 1, "ctrl_steps_aggregate": 1}, "random": {"num_samples": 2},
         "spos": {"population_size": 2, "num_generations": 1, "topk": 1, "num_mutation": 1, "num_crossover": 1,
-                 "bn_batches": 1}}
+                 "bn_batches": 1},
+        "path-dropout": {"num_samples": 2, "bn_batches": 1}, "smash": {"num_samples": 2, "bn_batches": 1}}
 
 
 def _space(name: str):

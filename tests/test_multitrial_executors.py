@@ -84,7 +84,8 @@ def test_compiled_space_worker_trains_a_regression_task(tmp_path):
     space = str(ROOT / "examples" / "mlp_tabular.yaml")
     summary = run_experiment(MultiTrialConfig(space, str(tmp_path / "run"), algo="random", trials=2, workers=2,
                                               trial_epochs=2, data=f"{tmp_path / 'reg_data.py'}:tabular",
-                                              overrides=["classes=1"], quiet=True))
+                                              overrides=["classes=1"], quiet=True,
+                                              allow_imports=True))  # the dataset is our own module
     trials = Store.in_run_dir(tmp_path / "run").all_trials()
     assert summary["succeeded"] == 2, [t.error for t in trials]
     for rec in trials:

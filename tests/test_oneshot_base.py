@@ -85,7 +85,7 @@ def make(algo, tmp=None, epochs=2, regression=False, model=None, **kw):
     args = dict(model=model, loss=loss, metrics=metrics,
                 optimizer=torch.optim.SGD(model.parameters(), 0.05, momentum=0.9),
                 num_epochs=epochs, dataset_train=train, dataset_valid=valid, batch_size=16, seed=3,
-                checkpoint_dir=tmp, verbose=False, **FAST.get(algo, {}))
+                checkpoint_dir=tmp, verbose=False, arch_data="valid", **FAST.get(algo, {}))
     args.update(kw)
     if algo == "enas" and regression:
         args["reward_function"] = lambda out, y: -nn.functional.mse_loss(out, y).item()

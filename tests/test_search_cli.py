@@ -152,16 +152,21 @@ def test_a_user_trainer_class_searches_and_resumes(searched, tmp_path):
         return subprocess.run([sys.executable, "-m", "nascompile", "search", *map(str, args)], cwd=tmp_path,
                               env=environ, capture_output=True, text=True, timeout=300)
 
-    first = search(build, "--algo", algo, "--data", "digits", "--epochs", "1", "-o", run)
+    unasked = search(build, "--algo", algo, "--data", "digits", "--epochs", "1", "-o", run)
+    assert unasked.returncode == 2 and "--allow-imports" in one_error_line(unasked)  # user code: only when asked
+    assert not run.exists()
+    first = search(build, "--algo", algo, "--data", "digits", "--epochs", "1", "-o", run, "--allow-imports")
     assert first.returncode == 0, first.stderr
     assert f"with {algo} on digits" in first.stdout and (run / "arch.json").is_file()
     assert json.loads((run / "run.json").read_text())["algo"] == algo
-    resumed = search("--resume", "-o", run)
+    recorded = search("--resume", "-o", run)  # what a run folder records is imported only when asked too
+    assert recorded.returncode == 2 and "--allow-imports" in one_error_line(recorded)
+    resumed = search("--resume", "-o", run, "--allow-imports")
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stdout and f"with {algo}" in resumed.stdout
-    lost = search("--resume", "-o", run, environ=env())  # the class is loaded again from its module
+    lost = search("--resume", "-o", run, "--allow-imports", environ=env())  # loaded again from its module
     assert lost.returncode == 2 and "no module named 'custom_trainer'" in one_error_line(lost)
-    wrong = search(build, "--algo", "json:dumps", "-o", tmp_path / "w")
+    wrong = search(build, "--algo", "json:dumps", "-o", tmp_path / "w", "--allow-imports")
     assert wrong.returncode == 2 and "is not a one-shot trainer" in one_error_line(wrong)
 
 
@@ -185,7 +190,7 @@ def test_retrain_on_a_regression_dataset(tmp_path):
     arch.write_text(json.dumps(first_choices(load_space(space, {"classes": 1}).decisions)))
     proc = nascompile("retrain", arch, "--space", space, "--set", "classes=1", "--data",
                       f"{tmp_path / 'reg_data.py'}:tabular", "--epochs", "2", "--batch-size", "32",
-                      "-o", tmp_path / "out")
+                      "-o", tmp_path / "out", "--allow-imports")
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert set(metrics["test"]) == {"loss", "mse"} and [set(r) for r in metrics["train"]] == [
         {"epoch", "loss", "mse", "seconds"}] * 2

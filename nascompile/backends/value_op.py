@@ -21,6 +21,9 @@ weighted sum of its masked (sliced, zero-padded) kernels; a channel-wise op (nor
 activation, pooling) runs once at full width and its output channels are scaled by the
 weighted mask. Depth: ``sum_d w_d * (output after d blocks)``.
 
+**the superkernel** (Single-Path NAS: values with ``Weighted.kernels``) — a shared op runs its
+largest module once with each weight ``W * sum_j w_j M_j`` (:mod:`.superkernel`).
+
 BatchNorm statistics are shared per channel between the values that contain the channel (as in
 Once-for-All); single-path trainers re-estimate them before scoring (SPOS's ``bn_batches``).
 """
@@ -40,6 +43,7 @@ from ..nn.mutator import Weighted
 from ..ops.registry import Args
 from ..passes.sharing import MAX_ASSIGNMENTS, OpChoices, typed
 from .slicing import Template, first, pad_to, single_linear
+from .superkernel import KernelMixture, regions
 
 __all__ = ["Repeat", "ValueOp", "SharedOp", "SupernetValue", "SupernetDepth", "MAX_VARIANTS", "build_op",
            "node_loc", "choice_op", "ChoiceOp"]
@@ -135,6 +139,11 @@ class ChoiceOp(nn.Module):
         """The weighted mixture of ``entries`` in one call, or None (then: one run per entry)."""
         return None
 
+    def kernel_mixture(self, xs, entries):
+        """The mixture as one run of a superkernel with the weighted masks (asked for by
+        ``Weighted.kernels``), or None when this op cannot (then as any other mixture)."""
+        return None
+
     def forward(self, *xs):
         arg_mixes = [_mixture(self._modules[a]) for a in self._values]
         shape_mixes = [_mixture(self._modules[a]) for a in self._shape_values]
@@ -146,9 +155,17 @@ class ChoiceOp(nn.Module):
                 raise self._no_assignment(shapes, values)
             return self.run(key, xs)
         entries = self._entries(arg_mixes + shape_mixes)
+        if any(opt.kernels for m in arg_mixes + shape_mixes for opt in m):
+            y = self.kernel_mixture(xs, entries)
+            if y is not None:
+                return self._padded(y)
         fast = self.fast_mixture(xs, entries)
         if fast is not None:
             return self._padded(fast)
+        return self._padded(self.value_by_value(xs, entries))
+
+    def value_by_value(self, xs, entries):
+        """``sum_j w_j * pad(op_j(x restricted to assignment j))``, one run per entry."""
         total = None
         for key, w, grad in entries:
             a = self.choices.assignments[key]
@@ -158,7 +175,7 @@ class ChoiceOp(nn.Module):
                 y = self.run(key, inputs)
             y = y if w is None else scale(w, y)
             total = y if total is None else _add_padded(total, y)
-        return self._padded(total)
+        return total
 
     def _padded(self, y: torch.Tensor) -> torch.Tensor:
         """A weighted mode's output at the op's largest shape (every tensor keeps it)."""
@@ -247,9 +264,43 @@ class SharedOp(ChoiceOp):
                                node_loc(node, path)) from None
         self._linear = single_linear(list(self._templates.values()), self.full)
         self._channelwise = op.channelwise and not self.multi
+        self._kernels = KernelMixture({key: t.shapes for key, t in self._templates.items()})
 
     def run(self, key, xs):
         return self._templates[key](self.full, xs, self.training)
+
+    def regions(self, key) -> dict:
+        """``{name: index}`` of the slices of ``full``'s parameters and buffers that assignment
+        ``key`` uses (:func:`~.superkernel.regions`)."""
+        return regions(self._templates[key].shapes, self.full)
+
+    def kernel_mixture(self, xs, entries):
+        """One run of the superkernel with ``W * sum_j w_j M_j`` (:mod:`.superkernel`). Checked
+        once, on the first batch, value by value: an op that does not keep zero-padded channels
+        at zero (e.g. a sigmoid of a padded channel) answers None from then on."""
+        if self._linear is not None:
+            return self.fast_mixture(xs, entries)
+        if self._kernels.exact is None:
+            self._kernels.exact = self._kernels_exact(xs, [key for key, _, _ in entries])
+        if not self._kernels.exact:
+            return None
+        return self._kernels(self.full, xs, entries, self.training)
+
+    def _kernels_exact(self, xs, keys) -> bool:
+        was = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                probe = [x[:2].detach() for x in xs]
+                for key in keys:
+                    one = [(key, None, True)]
+                    want = self._padded(self.value_by_value(probe, one))
+                    got = self._padded(self._kernels(self.full, probe, one, False))
+                    if want.shape != got.shape or not torch.allclose(want, got, rtol=1e-4, atol=1e-5):
+                        return False
+        finally:
+            self.train(was)
+        return True
 
     def fast_mixture(self, xs, entries):
         if self._linear is not None:

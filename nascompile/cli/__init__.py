@@ -23,6 +23,13 @@ mistake (a bad option, or options that do not go together: :class:`UsageError`) 
 line and the subcommand's help, exit status 2. Progress and notes of the library come through
 :mod:`logging`: :func:`main` shows ``nascompile``'s INFO records on stdout (WARNING and up
 under ``-q``).
+
+User code runs only when the command line asks: ``--allow-imports`` (or
+``NASCOMPILE_ALLOW_IMPORTS=1`` for scripts) on ``build``, ``fix``, ``export-code``, ``convert``,
+``search`` and ``retrain`` lets them import a space's ``imports:``, ``--algo module:Class`` and
+``--data module:function`` (also when a run folder recorded them); ``trials``, ``ui`` and
+``report`` never import user code. Text from files is printed with its control characters
+escaped. A document that exhausts the interpreter anyway (recursion, memory) is one line too.
 """
 from __future__ import annotations
 
@@ -82,6 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "debug", False):
             raise
         print(str(err), file=sys.stderr)
+        return 2
+    except (RecursionError, MemoryError) as err:  # past every limit: still one line, no traceback
+        if getattr(args, "debug", False):
+            raise
+        what = "nested too deeply" if isinstance(err, RecursionError) else "out of memory"
+        print(f"nascompile {args.command}: error: the input is {what} to process", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

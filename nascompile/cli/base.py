@@ -8,9 +8,12 @@ modules import this module, never the package ``nascompile.cli`` (which imports 
 from __future__ import annotations
 
 import argparse
+import os
 
 __all__ = ["Command", "UsageError", "NasArgumentParser", "positive", "add_overrides", "add_threads",
-           "set_threads"]
+           "set_threads", "add_allow_imports", "imports_allowed", "ALLOW_IMPORTS_ENV", "say"]
+
+ALLOW_IMPORTS_ENV = "NASCOMPILE_ALLOW_IMPORTS"
 
 
 class UsageError(Exception):
@@ -62,3 +65,26 @@ def set_threads(n: int) -> None:
     positive("--threads", n)
     torch.set_num_threads(n)
 
+
+
+def add_allow_imports(parser, what: str = "the space's imports:") -> None:
+    """``--allow-imports``: the opt-in to import (and so run) user Python code."""
+    parser.add_argument("--allow-imports", action="store_true",
+                        help=f"import the Python code this command names ({what}); without it nothing of "
+                             f"yours is imported (for scripts: {ALLOW_IMPORTS_ENV}=1)")
+
+
+def imports_allowed(args) -> bool:
+    """Whether this command line opted in to importing user code: ``--allow-imports``, or
+    ``NASCOMPILE_ALLOW_IMPORTS`` set to 1, true, yes or on."""
+    if getattr(args, "allow_imports", False):
+        return True
+    return os.environ.get(ALLOW_IMPORTS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def say(text: str = "", **kwargs) -> None:
+    """``print`` for text that may hold what files said (names, labels, errors): each line with
+    its control characters escaped (:func:`~nascompile.errors.sanitize`)."""
+    from ..errors import sanitize
+
+    print("\n".join(sanitize(line) for line in str(text).split("\n")), **kwargs)

@@ -3,7 +3,7 @@
 torch: building a space must stay fast."""
 from __future__ import annotations
 
-from .base import Command, add_overrides
+from .base import Command, add_allow_imports, add_overrides, imports_allowed, say
 
 
 class Build(Command):
@@ -17,18 +17,21 @@ class Build(Command):
         parser.add_argument("--check", action="store_true", help="validate only; write nothing")
         parser.add_argument("--arch", metavar="ARCH.json",
                             help="also print the parameters and FLOPs of this fixed architecture")
+        add_allow_imports(parser)
 
     def run(self, args):
         from ..build import build, format_summary
         from ..compiler import load_space, parse_overrides
+        from ..ui.space_view import space_view
 
-        space = load_space(args.space, parse_overrides(args.set))
-        summary = build(space, None if args.check else args.output, arch=args.arch)
-        print(format_summary(summary))
+        space = load_space(args.space, parse_overrides(args.set), allow_imports=imports_allowed(args))
+        extra = None if args.check else {"space_view.json": space_view(space)}
+        summary = build(space, None if args.check else args.output, arch=args.arch, extra=extra)
+        say(format_summary(summary))
         if args.check:
             print("ok: the space is valid (nothing written)")
         else:
-            print(f"wrote {args.output}/")
+            say(f"wrote {args.output}/")
         return 0
 
 

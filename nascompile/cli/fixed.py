@@ -10,20 +10,21 @@ from __future__ import annotations
 import io
 
 from .. import atomic
-from .base import Command, add_overrides
+from .base import Command, add_allow_imports, add_overrides, imports_allowed, say
 
 
 def _add_common(parser) -> None:
     parser.add_argument("space", help="space document (.yaml, .yml or .json)")
     parser.add_argument("arch", help="architecture JSON: a map from labels to choices")
     add_overrides(parser)
+    add_allow_imports(parser)
 
 
 def _freeze(args):
     from ..compiler import load_space, parse_overrides
     from ..passes.freeze import freeze_arch
 
-    space = load_space(args.space, parse_overrides(args.set))
+    space = load_space(args.space, parse_overrides(args.set), allow_imports=imports_allowed(args))
     frozen, _ = freeze_arch(space, args.arch)
     return space, frozen
 
@@ -43,14 +44,17 @@ class Fix(Command):
         space, frozen = _freeze(args)
         params, flops = frozen_cost(frozen, space.ops)
         shape = "x".join(str(d) for d in space.input_shape)
-        print(f"{space.name}  ({args.arch})")
+        say(f"{space.name}  ({args.arch})")
         print(f"  parameters     {params:,}")
         print(f"  FLOPs (MACs)   {flops:,} for input {shape}")
         if args.output is not None:
             import torch
 
             from ..backends.fixed import build_fixed
+            from ..errors import Loc
+            from ..passes.limits import check_memory
 
+            check_memory(params, "the pruned network", Loc(str(args.arch)), factor=2)  # weights, then their copy
             module = build_fixed(frozen, space.ops)
             counted = sum(p.numel() for p in module.parameters())
             if counted != params:  # the cost rules and the torch factories disagree: a bug
@@ -58,7 +62,7 @@ class Fix(Command):
             buffer = io.BytesIO()
             torch.save(module.state_dict(), buffer)
             atomic.write_bytes(args.output, buffer.getvalue())
-            print(f"wrote {args.output}")
+            say(f"wrote {args.output}")
         return 0
 
 
@@ -78,7 +82,7 @@ class ExportCode(Command):
         check_class_name(args.class_name)  # before the slow part
         space, frozen = _freeze(args)
         atomic.write_text(args.output, generate_source(frozen, args.class_name, space.ops))
-        print(f"wrote {args.output} (class {args.class_name})")
+        say(f"wrote {args.output} (class {args.class_name})")
         return 0
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from ..errors import Loc, NasError
-from .base import Command, UsageError, add_overrides
+from .base import Command, UsageError, add_allow_imports, add_overrides, imports_allowed, say
 
 
 def _write(path, text: str) -> None:
@@ -39,6 +39,7 @@ class Convert(Command):
         parser.add_argument("-o", "--output", metavar="FILE",
                             help="write the result here (default: print it)")
         add_overrides(parser)
+        add_allow_imports(parser)
 
     def run(self, args):
         from ..compiler import load_space, parse_overrides
@@ -53,17 +54,17 @@ class Convert(Command):
             raise UsageError(f"give either ARCH.json or --from-{name}, not both")
         if text is not None and args.to is not None:
             raise UsageError(f"--to is for ARCH.json; --from-{name} always gives an architecture JSON")
-        space = load_space(args.space, parse_overrides(args.set))
+        space = load_space(args.space, parse_overrides(args.set), allow_imports=imports_allowed(args))
         if text is None:
             result = arch_to_string(space, args.arch, args.to)
         else:
             arch = arch_from_string(space, text, name)
             result = json.dumps(arch, indent=2)
         if args.output is None:
-            print(result)
+            say(result)
         else:
             _write(args.output, result + "\n")
-            print(f"wrote {args.output}")
+            say(f"wrote {args.output}")
         return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import Loc, NasError
+from .base import imports_allowed, say
 
 __all__ = ["add_multitrial_arguments", "is_multitrial", "config_from_args", "run_multitrial"]
 
@@ -63,7 +64,8 @@ def config_from_args(args):
         trial_command=g("trial_command"), executor=g("executor", "local"), address=g("address"),
         resume=bool(g("resume", False)), constraints=list(g("constraint", [])), overrides=list(g("set", [])),
         trial_timeout=g("trial_timeout"), objective=g("objective"), storage=g("storage"),
-        batch_size=g("batch_size", 64), lr=g("lr", 1e-3), quiet=bool(g("quiet", False)))
+        batch_size=g("batch_size", 64), lr=g("lr", 1e-3), quiet=bool(g("quiet", False)),
+        allow_imports=imports_allowed(args))
 
 
 def run_multitrial(args) -> int:
@@ -77,18 +79,25 @@ def run_multitrial(args) -> int:
     if not Path(args.space).exists():
         raise NasError("no such space document or build directory", Loc(str(args.space)),
                        hint="run 'nascompile build SPACE' first, or pass the document")
+    from ..ui.space_view import space_view
+
     cfg = config_from_args(args)
-    summary = run_experiment(cfg)
-    print(f"{summary['trials']} trials: {summary['succeeded']} succeeded, {summary['failed']} failed"
+    run = Path(cfg.run_dir)
+    if (run / "space_view.json").is_symlink():
+        raise NasError("space_view.json is a symbolic link; a run writes only its own files",
+                       Loc(str(run / "space_view.json")))
+    summary = run_experiment(cfg, on_space=lambda space: atomic.write_json(run / "space_view.json",
+                                                                           space_view(space)))
+    say(f"{summary['trials']} trials: {summary['succeeded']} succeeded, {summary['failed']} failed"
           + (f", {summary['rejected']} rejected by constraints" if summary.get("rejected") else ""))
     best = summary["best"]
     if best:
         num = lambda v: "-" if v is None else f"{v:,}"
         print(f"best: trial {best['id']}  metric {best['metric']:.4f}  params {num(best['params'])}  "
               f"FLOPs {num(best['flops'])}")
-        atomic.write_json(Path(cfg.run_dir) / "arch.json", best["arch"])
-        print(f"wrote {cfg.run_dir}/arch.json")
+        atomic.write_json(run / "arch.json", best["arch"])
+        say(f"wrote {cfg.run_dir}/arch.json")
     if "pareto" in summary:
         print(f"Pareto front (metric vs {cfg.objective}): trials {summary['pareto']}")
-    print(f"list them: nascompile trials {cfg.run_dir}")
+    say(f"list them: nascompile trials {cfg.run_dir}")
     return 0

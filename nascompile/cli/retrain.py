@@ -7,6 +7,11 @@ architecture is frozen (:func:`~nascompile.passes.freeze.freeze_arch`), the prun
 cosine schedule through the one training loop (:func:`nascompile.train.fit`, for the data's
 task: classification or regression), then evaluated on the test split. Writes ``RUN/retrain/``:
 ``model.pt`` (its state_dict), ``model.py`` (standalone source) and ``metrics.json``.
+
+The run folder is data: ``run.json`` is checked field by field (:func:`~.runs.read_run`), a
+dataset or space it names that needs an import is imported only with ``--allow-imports``, and
+what retrain reads and writes inside the run (the checkpoint, ``retrain/``) may not be a
+symbolic link.
 """
 from __future__ import annotations
 
@@ -17,7 +22,8 @@ from pathlib import Path
 from .. import atomic
 from ..errors import Loc, NasError
 from ..logs import progress_bar
-from .base import Command, UsageError, add_overrides, add_threads, positive, set_threads
+from .base import (Command, UsageError, add_allow_imports, add_overrides, add_threads, imports_allowed, positive,
+                   say, set_threads)
 from .runs import check_shapes, load_space, read_run, valid_fraction
 
 
@@ -47,6 +53,7 @@ class Retrain(Command):
         parser.add_argument("-o", "--output", default=None, metavar="DIR", help="output folder (default: RUN/retrain)")
         parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
         add_threads(parser)
+        add_allow_imports(parser, "the space's imports:, a --data module:function, also as the run recorded them")
 
     def run(self, args):
         from ..compiler import parse_overrides
@@ -60,6 +67,8 @@ class Retrain(Command):
             raise UsageError(f"--drop-path must be in [0, 1), got {args.drop_path}")
         if args.auxiliary_weight < 0:
             raise UsageError(f"--auxiliary-weight must be >= 0, got {args.auxiliary_weight}")
+        if args.seed is not None and not 0 <= args.seed < 2 ** 32:
+            raise UsageError(f"--seed must be from 0 to 2**32 - 1, got {args.seed}")
         arch_path = Path(args.arch)
         if not arch_path.is_file():
             raise NasError("no such file", Loc(str(arch_path)), hint="pass RUN/arch.json of a search")
@@ -90,8 +99,12 @@ def _inherited(space, sample, arch_path: Path, run: Path):
     from ..oneshot.checkpoint import load_checkpoint
     from ..passes.freeze import freeze
 
-    supernet = build_supernet(space)
+    from ..errors import CheckpointError
+
     path = run / "checkpoints" / "last.pt"
+    if path.is_symlink() or (run / "checkpoints").is_symlink():
+        raise CheckpointError("the checkpoint is a symbolic link; retrain reads only the run's own files", Loc(str(path)))
+    supernet = build_supernet(space)
     checkpoint = load_checkpoint(path)
     try:
         supernet.load_state_dict(checkpoint["model"])
@@ -117,11 +130,21 @@ def retrain(arch_path: Path, space_record: dict, data: str, seed: int, args, rec
     from ..train.augment import cutout
     from ..train.drop_path import DropPath
 
+    from ..passes.limits import check_memory
+
     set_threads(args.threads)
-    space = load_space(space_record)
+    allow = imports_allowed(args)
+    space = load_space(space_record, allow)
     frozen, sample = freeze_arch(space, str(arch_path))
-    splits = get_dataset(data, seed=seed, valid_fraction=valid_fraction(record))
+    splits = get_dataset(data, seed=seed, valid_fraction=valid_fraction(record, allow), allow_imports=allow)
     check_shapes(space, splits, data)
+    params, flops = frozen_cost(frozen, space.ops)
+    check_memory(space.supernet_params() if args.inherit else params, "the network", Loc(str(arch_path)), factor=4)
+    out_dir = Path(args.output) if args.output else run / "retrain"
+    if not args.output and out_dir.is_symlink():
+        raise NasError("retrain/ is a symbolic link; retrain writes only inside the run folder", Loc(str(out_dir)),
+                       hint="remove the link, or give -o DIR")
+    atomic.clean_stale(out_dir)
     seed_everything(seed)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if args.inherit:
@@ -141,9 +164,8 @@ def retrain(arch_path: Path, space_record: dict, data: str, seed: int, args, rec
                  if args.cosine else None)
     train = BatchStream(splits.train_and_valid(), args.batch_size, seed=seed, salt=11)
     gen = torch.Generator().manual_seed(seed)
-    out_dir = Path(args.output) if args.output else run / "retrain"
-    print(f"retrain {space.name} ({arch_path}): {params:,} parameters, {flops:,} FLOPs; "
-          f"{splits.describe()}{'; weights inherited from the supernet' if args.inherit else ''}")
+    say(f"retrain {space.name} ({arch_path}): {params:,} parameters, {flops:,} FLOPs; "
+        f"{splits.describe()}{'; weights inherited from the supernet' if args.inherit else ''}")
     started = time.time()
     clock = {"epoch": started, "warned": False}
 
@@ -179,7 +201,7 @@ def retrain(arch_path: Path, space_record: dict, data: str, seed: int, args, rec
         print(f"test accuracy {test['acc']:.4f} (loss {test['loss']:.4f}, {len(splits.test)} held-out samples)")
     else:
         print(f"test mse {test['mse']:.6f} ({len(splits.test)} held-out samples)")
-    print(f"wrote {out_dir}/model.pt, model.py, metrics.json")
+    say(f"wrote {out_dir}/model.pt, model.py, metrics.json")
     return 0
 
 

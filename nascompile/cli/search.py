@@ -15,13 +15,21 @@ and writes the run folder::
 ``--algo`` is a name of the trainer registry (:func:`nascompile.oneshot.algorithms`) or of the
 strategy registry (:data:`nascompile.multitrial.strategies.STRATEGIES`), or ``module:Class``
 of your own :class:`~nascompile.oneshot.OneShotTrainer` subclass (``PYTHONPATH=examples
-nascompile search SPACE --algo custom_trainer:RandomEarlyStopTrainer``). ``random`` is
-one-shot unless ``--trials`` or ``--trial-command`` asks for trials. Each trainer declares
+nascompile search SPACE --algo custom_trainer:RandomEarlyStopTrainer --allow-imports``).
+``random`` is one-shot unless ``--trials`` or ``--trial-command`` asks for trials. Each trainer declares
 what the command line needs of it: ``valid_fraction`` (the share of the training data held
 out to judge architectures) and ``cli_defaults`` (settings for short runs on small data);
 ``--option NAME=VALUE`` overrides those and any other keyword argument.
 
-``search --resume -o RUN`` continues RUN from its last checkpoint with its recorded settings.
+``search --resume -o RUN`` continues RUN from its last checkpoint with its recorded settings
+(a run killed before its first checkpoint starts again from the beginning; so does a fresh
+search into that folder, as nothing was trained yet). Temporaries a killed run left behind are
+removed when the next search starts there. ``RUN/space_view.json`` is the space as the run page
+draws it (``nascompile ui`` never recompiles a space that imports code).
+
+A run folder is data (:func:`~.runs.read_run`): on ``--resume`` its record is checked field by
+field, its options may not name the run's own files (``metrics_file``, ``checkpoint_dir``...),
+and an algorithm or dataset it records as ``module:...`` is imported only with ``--allow-imports``.
 """
 from __future__ import annotations
 
@@ -30,11 +38,12 @@ import time
 from pathlib import Path
 
 from .. import atomic
-from ..errors import Loc, NasError
-from .base import Command, UsageError, add_overrides, add_threads, positive, set_threads
+from ..errors import CheckpointError, Loc, NasError
+from .base import (Command, UsageError, add_allow_imports, add_overrides, add_threads, imports_allowed, positive,
+                   say, set_threads)
 from .multitrial import add_multitrial_arguments, is_multitrial, run_multitrial
-from .runs import (RUN_FORMAT, KnownAlgorithms, check_algo, check_shapes, load_space, oneshot_names, read_run,
-                   strategy_names, trainer_class)
+from .runs import (RUN_FORMAT, KnownAlgorithms, check_algo, check_metrics_log, check_options, check_shapes,
+                   load_space, oneshot_names, read_run, strategy_names, trainer_class)
 
 SEARCH_DEFAULTS = {"data": "digits", "epochs": 10, "seed": 0, "batch_size": 64, "lr": 0.05}
 
@@ -65,6 +74,8 @@ class Search(Command):
         parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
         add_threads(parser)
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+        add_allow_imports(parser, "the space's imports:, --algo module:Class, --data module:function, also as "
+                                  "recorded by a run being resumed")
         add_multitrial_arguments(parser)
 
     def run(self, args):
@@ -79,7 +90,9 @@ class Search(Command):
             positive(f"--{name.replace('_', '-')}", getattr(args, name), allow_zero=name == "epochs")
         if args.lr is not None and not args.lr > 0:
             raise UsageError(f"--lr must be > 0, got {args.lr}")
-        options = parse_overrides(args.option)
+        if args.seed is not None and not 0 <= args.seed < 2 ** 32:
+            raise UsageError(f"--seed must be from 0 to 2**32 - 1, got {args.seed}")
+        options = check_options(parse_overrides(args.option), Loc("--option"))
         overrides = parse_overrides(args.set)
         if args.resume:
             if args.output is None:
@@ -96,6 +109,13 @@ class Search(Command):
             if args.space is not None or overrides or options:
                 raise NasError("--resume takes the space, --set and --option of the run", Loc(str(run)),
                                hint="leave them out")
+            for key in ("algo", "data", "epochs", "seed", "batch_size", "lr"):
+                if key not in record:
+                    raise NasError(f"run.json has no '{key}'", Loc(str(run / "run.json")),
+                                   hint="the run folder is damaged or not made by nascompile search")
+            check_options(record.get("options") or {}, Loc(str(run / "run.json"), path="options"))
+            _check_own_files(run)
+            check_metrics_log(run / "metrics.jsonl")
             return self._search(record, run, args)
         if args.algo is None:
             known = list(dict.fromkeys(oneshot_names() + strategy_names()))
@@ -116,23 +136,30 @@ class Search(Command):
 
         from ..backends.supernet import build_supernet
         from ..data import get_dataset
+        from ..passes.limits import check_memory
         from ..train import task_for
+        from ..ui.space_view import space_view
 
         set_threads(args.threads)
+        allow = imports_allowed(args)
         algo = record["algo"]
-        trainer_cls = trainer_class(algo)            # an unavailable algorithm fails before the slow part
-        space = load_space(record["space"])
+        trainer_cls = trainer_class(algo, allow)     # an unavailable algorithm fails before the slow part
+        space = load_space(record["space"], allow)
         if run is None:
-            run = Path("runs") / f"{space.name}-{algo.replace(':', '-')}-{record['seed']}"
-        if not args.resume and (run / "run.json").exists():
+            run = Path("runs") / f"{_safe_name(space.name)}-{_safe_name(algo.replace(':', '-'))}-{record['seed']}"
+        _check_own_files(run)
+        restart = not args.resume and (run / "run.json").exists()
+        if restart and not _interrupted_before_training(run):
             raise NasError("this run folder holds a search already", Loc(str(run)),
                            hint=f"continue it with 'nascompile search --resume -o {run}', or choose another -o")
         record.setdefault("valid_fraction", trainer_cls.valid_fraction)  # retrain splits the data alike
-        splits = get_dataset(record["data"], seed=record["seed"], valid_fraction=record["valid_fraction"])
+        splits = get_dataset(record["data"], seed=record["seed"], valid_fraction=record["valid_fraction"],
+                             allow_imports=allow)
         check_shapes(space, splits, record["data"])
         record["space"]["name"] = space.name
         record["task"] = splits.task
 
+        check_memory(space.supernet_params(), "the supernet", Loc(space.doc.file), factor=4)  # + grads, momentum
         torch.manual_seed(record["seed"])
         model = build_supernet(space)
         task = task_for(splits.task)
@@ -150,14 +177,20 @@ class Search(Command):
             trainer = trainer_cls(**kwargs)
         except TypeError as err:
             raise NasError(f"the {algo} trainer does not take these arguments: {err}", Loc("--option")) from None
-        if args.resume:
+        run.mkdir(parents=True, exist_ok=True)
+        for folder in (run, run / "checkpoints"):
+            atomic.clean_stale(folder)  # temporaries of a killed run
+        checkpoint = run / "checkpoints" / "last.pt"
+        if args.resume and checkpoint.exists():
             trainer.resume()
             print(f"resuming {run} at epoch {min(trainer.epoch + 1, trainer.num_epochs)}, step {trainer.step}")
         else:
-            run.mkdir(parents=True, exist_ok=True)
+            if args.resume or restart:
+                say(f"starting {run} again from the beginning: it was stopped before its first checkpoint")
             (run / "metrics.jsonl").unlink(missing_ok=True)
-        print(f"search {space.name} with {algo} on {splits.describe()}")
+        say(f"search {space.name} with {algo} on {splits.describe()}")
         record["status"] = "running"
+        atomic.write_json(run / "space_view.json", space_view(space))
         atomic.write_json(run / "run.json", record)
         started = time.time()
         trainer.train()
@@ -167,9 +200,43 @@ class Search(Command):
                       seconds=round(time.time() - started + (record.get("seconds") or 0.0), 1))
         atomic.write_json(run / "run.json", record)
         print("found " + json.dumps(arch))
-        print("valid " + " ".join(f"{k} {v:.4f}" for k, v in final.items()))
-        print(f"wrote {run}/arch.json")
+        say("valid " + " ".join(f"{k} {v:.4f}" for k, v in final.items()))
+        say(f"wrote {run}/arch.json")
         return 0
+
+
+OWN_FILES = ("run.json", "metrics.jsonl", "arch.json", "space_view.json", "checkpoints", "checkpoints/last.pt")
+
+
+def _check_own_files(run: Path) -> None:
+    """The files a run writes must be its own: a symbolic link among them (which could send a
+    write or a read outside the folder) is refused."""
+    for name in OWN_FILES:
+        if (run / name).is_symlink():
+            raise CheckpointError(f"{name} is a symbolic link; a run reads and writes only its own files",
+                                  Loc(str(run / name)), hint="replace the link by the file itself, or start a new run")
+    if (run / "checkpoints").exists() and not (run / "checkpoints").is_dir():
+        raise CheckpointError("checkpoints is not a folder", Loc(str(run / "checkpoints")))
+
+
+def _interrupted_before_training(run: Path) -> bool:
+    """A run folder whose search was stopped before anything was trained: no checkpoint, not
+    finished. Nothing is lost by starting it again."""
+    checkpoints = run / "checkpoints"
+    has_checkpoint = checkpoints.is_dir() and any(p.name == "last.pt" for p in checkpoints.iterdir())
+    try:
+        status = read_run(run).get("status")
+    except NasError:
+        return False
+    return not has_checkpoint and status in ("new", "running")
+
+
+def _safe_name(name: str) -> str:
+    """A space name as one folder name (no separators, no dot names, no control characters)."""
+    import re
+
+    cleaned = re.sub(r"[^A-Za-z0-9._+-]", "_", name)[:80].strip(".")
+    return cleaned or "space"
 
 
 COMMANDS: list[Command] = [Search()]

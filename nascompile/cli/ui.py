@@ -1,8 +1,16 @@
 """``nascompile ui RUN`` (a live page on loopback) and ``nascompile report RUN -o FILE`` (the
-same page as one self-contained HTML file)."""
+same page as one self-contained HTML file).
+
+Both only read the run folder (its own files, never through links that leave it) and never
+import user code: the space is drawn from its recorded view. ``ui`` answers only requests for
+loopback names unless ``--host`` binds it elsewhere, which it warns about; ``report`` refuses a
+damaged run folder with one line naming the file.
+"""
 from __future__ import annotations
 
-from .base import Command
+import sys
+
+from .base import Command, say
 
 
 def _check_run(run: str) -> None:
@@ -24,12 +32,16 @@ class Ui(Command):
         parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
 
     def run(self, args):
-        from ..ui.server import make_server
+        from ..ui.server import is_loopback, make_server
 
         _check_run(args.run)
+        if not is_loopback(args.host):
+            print(f"warning: --host {args.host} serves the run page beyond this machine: anyone who can reach it "
+                  "can read the run (its paths, metrics and architectures); the page has no password",
+                  file=sys.stderr, flush=True)
         server = make_server(args.run, args.host, args.port)
         host, port = server.server_address[:2]
-        print(f"serving {args.run} on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+        say(f"serving {args.run} on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
         try:
             server.serve_forever()
         finally:
@@ -50,8 +62,8 @@ class Report(Command):
         from ..ui import collect, render_page
 
         _check_run(args.run)
-        atomic.write_text(args.output, render_page(collect(args.run)))
-        print(f"wrote {args.output}")
+        atomic.write_text(args.output, render_page(collect(args.run, strict=True)))
+        say(f"wrote {args.output}")
         return 0
 
 

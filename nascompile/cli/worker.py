@@ -14,7 +14,7 @@ import os
 import sys
 
 from ..errors import NasError
-from .base import NasArgumentParser, add_overrides
+from .base import NasArgumentParser, add_allow_imports, add_overrides, imports_allowed
 
 
 def make_parser() -> NasArgumentParser:
@@ -27,6 +27,7 @@ def make_parser() -> NasArgumentParser:
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate of Adam (default: 1e-3)")
     add_overrides(p)
+    add_allow_imports(p, "the space's imports:, --data module:function")
     return p
 
 
@@ -41,7 +42,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     try:
         run_trial(args.space, data=args.data, epochs=args.epochs, seed=args.seed, batch_size=args.batch_size,
-                  lr=args.lr, overrides=parse_overrides(args.set))
+                  lr=args.lr, overrides=parse_overrides(args.set), allow_imports=imports_allowed(args))
     except NasError as err:
         print(str(err), file=sys.stderr)
         return 2

@@ -84,6 +84,23 @@ def cifar_candidates(root=None) -> list[Path]:
     return out
 
 
+MAX_BATCH_BYTES = 256_000_000
+
+
+class _ArraysOnly(pickle.Unpickler):
+    """CIFAR-10's batches are pickles of dicts of bytes, lists and numpy arrays: only those are
+    unpickled, so a crafted batch in ``./data`` cannot run code (any other class is refused)."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused to unpickle {module}.{name}: a CIFAR-10 batch holds only arrays")
+
+
 @register_dataset("cifar10")
 def _cifar10(seed: int = 0, root=None):
     places = cifar_candidates(root)
@@ -98,8 +115,10 @@ def _cifar10(seed: int = 0, root=None):
     def read(file: str):
         path = folder / file
         try:
+            if os.path.getsize(path) > MAX_BATCH_BYTES:
+                raise ValueError(f"the file is over {MAX_BATCH_BYTES:,} bytes; a batch is about 31 MB")
             with open(path, "rb") as f:
-                entry = pickle.load(f, encoding="bytes")  # the dataset's own format
+                entry = _ArraysOnly(f, encoding="bytes").load()  # the dataset's own format, arrays only
             x = np.asarray(entry[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
             y = np.asarray(entry[b"labels"], dtype=np.int64)
         except (OSError, pickle.UnpicklingError, KeyError, ValueError, EOFError) as err:

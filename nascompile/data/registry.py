@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..errors import DataError, Loc, did_you_mean
+from ..errors import DataError, Loc, clip, did_you_mean
 from ..registry import Registry
 from .splits import VALID_FRACTION, Splits, make_splits
 from .user import user_dataset
@@ -23,12 +23,18 @@ def dataset_names() -> list[str]:
     return DATASETS.names()
 
 
-def get_dataset(name: str, seed: int = 0, valid_fraction: float = VALID_FRACTION, root=None) -> Splits:
-    """The splits of dataset ``name`` (built in, registered, or ``module:function``)."""
-    if not isinstance(name, str) or not name:
-        raise DataError(f"a dataset name is a non-empty string, got {name!r}", Loc("<data>"))
+def get_dataset(name: str, seed: int = 0, valid_fraction: float = VALID_FRACTION, root=None,
+                allow_imports: bool = False) -> Splits:
+    """The splits of dataset ``name`` (built in, registered, or ``module:function``, which is
+    imported only with ``allow_imports``: see :func:`~.user.user_dataset`)."""
+    if not isinstance(name, str) or not name or len(name) > 1_000:
+        raise DataError(f"a dataset name is a non-empty string, got {clip(repr(name), 80)}", Loc("<data>"))
+    if not isinstance(valid_fraction, (int, float)) or isinstance(valid_fraction, bool) \
+            or not 0.0 <= valid_fraction < 1.0:
+        raise DataError(f"the share held out for validation must be in [0, 1), got {clip(repr(valid_fraction), 40)}",
+                        Loc("<data>"))
     if ":" in name and name not in DATASETS:
-        return user_dataset(name, seed, valid_fraction)
+        return user_dataset(name, seed, valid_fraction, allow_imports)
     if name not in DATASETS:
         known = DATASETS.names()
         raise DataError(f"unknown dataset '{name}' (known: {', '.join(known)}, or module:function)",

@@ -8,18 +8,24 @@ import os
 import sys
 from pathlib import Path
 
-from ..errors import DataError, Loc, did_you_mean
+from ..errors import DataError, Loc, clip, did_you_mean
+from ..registry import refuse_import
 from .splits import Splits, make_splits
 
 
-def user_dataset(spec: str, seed: int, valid_fraction: float) -> Splits:
+def user_dataset(spec: str, seed: int, valid_fraction: float, allow_imports: bool = False) -> Splits:
     """The splits of ``"module:function"``: ``module`` imported by name (the current directory
     searched first) or a path to a ``.py`` file; ``function(seed=...)`` or ``function()``
-    returns ``(train, valid, test)``, ``(train, test)`` or a dict with those keys."""
+    returns ``(train, valid, test)``, ``(train, test)`` or a dict with those keys.
+
+    Importing runs the module's code, so it happens only with ``allow_imports`` (the command
+    line's ``--allow-imports``); otherwise one :class:`DataError` line says what to pass."""
     module_name, _, fn_name = spec.rpartition(":")
-    source = f"<data:{spec}>"
+    source = f"<data:{clip(spec, 120)}>"
     if not module_name or not fn_name.isidentifier():
-        raise DataError(f"a user dataset is 'module:function', got '{spec}'", Loc(source))
+        raise DataError(f"a user dataset is 'module:function', got '{clip(spec, 120)}'", Loc(source))
+    if not allow_imports:
+        raise refuse_import(f"the dataset '{clip(spec, 120)}'", DataError, Loc("--data"))
     try:
         if module_name.endswith(".py"):
             path = Path(module_name)

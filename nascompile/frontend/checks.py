@@ -1,9 +1,11 @@
 """Conditions that depend on choices, checked for every value the choices can take."""
 from __future__ import annotations
 
-from ..errors import SpaceError
+from ..errors import LimitError, SpaceError
 from ..ir.samples import assignments
 from ..ir.values import evaluate, is_sym, labels_of
+
+MAX_CHECKS = 150_000  # evaluations of choice-dependent conditions and shapes in one document
 
 
 def _describe(sample) -> str:
@@ -15,18 +17,28 @@ class ChoiceChecker:
 
     def __init__(self, decisions):
         self.decisions = decisions  # label -> Decision
+        self.checks = 0  # evaluations so far (MAX_CHECKS)
+
+    def _samples(self, labels):
+        for sample in assignments(labels, self.decisions):
+            self.checks += 1
+            if self.checks > MAX_CHECKS:
+                raise LimitError(f"the space's choice-dependent shapes and conditions take too long to check "
+                                 f"(over {MAX_CHECKS:,} evaluations)",
+                                 hint="make fewer values depend on several value choices at once")
+            yield sample
 
     def require(self, cond, message: str) -> None:
         if not is_sym(cond):
             if not cond:
                 raise SpaceError(message)
             return
-        for sample in assignments(labels_of(cond), self.decisions):
+        for sample in self._samples(labels_of(cond)):
             if not _evaluate(cond, sample):
                 raise SpaceError(f"{message} when {_describe(sample)}")
 
     def require_each(self, value, check, message: str) -> None:
-        for sample in assignments(labels_of(value), self.decisions):
+        for sample in self._samples(labels_of(value)):
             v = _evaluate(value, sample)
             if not check(v):
                 raise SpaceError(f"{message}, got {v!r} when {_describe(sample)}")
@@ -40,7 +52,7 @@ class ChoiceChecker:
                 if x != y:
                     return False
                 continue
-            for sample in assignments(labels_of((x, y)), self.decisions):
+            for sample in self._samples(labels_of((x, y))):
                 if _evaluate(x, sample) != _evaluate(y, sample):
                     return False
         return True
@@ -51,4 +63,4 @@ def _evaluate(x, sample):
     try:
         return evaluate(x, sample)
     except (ZeroDivisionError, TypeError, ValueError, OverflowError) as err:
-        raise SpaceError(f"invalid arithmetic when {_describe(sample)}: {err}") from None
+        raise SpaceError(f"invalid arithmetic when {_describe(sample)}: {str(err)[:200]}") from None

@@ -13,9 +13,23 @@ from .runtime import CellCall, Chain, OpCall
 RESERVED = {"true", "false", "null", "True", "False", "None", "search", "input", "k", "choice",
             "input_choice"}
 REDUCTIONS = ("sum", "mean", "concat")
+# Limits of what one document may ask for, each checked before the work it bounds (documented
+# in docs/space-format.md, "Limits"); going over one is a located SpaceError.
 MAX_DEPTH = 64  # def calls and cells within cells
-MAX_ITEMS = 100_000  # longest list or loop
+MAX_ITEMS = 100_000  # longest list or loop, a range's length, items of a list with its sub-lists
 MAX_DIGITS = 1_000  # largest integer
+MAX_STRING = 10_000  # longest string an expression builds
+MAX_REPEAT = 10_000  # blocks of one repeat
+MAX_NODES = 50_000  # IR nodes of a whole space (every cell instance, block and candidate)
+MAX_STEPS = 500_000  # expression evaluations of a whole document (defs that call defs...)
+MAX_HINTS = 100  # did-you-mean hints computed per document (only the first errors are shown)
+MAX_EVAL_DEPTH = 400  # expressions being evaluated inside one another (with def and cell calls)
+MAX_OPTIONS = 100_000  # values one decision can take (an input choice's subsets, counted, never listed)
+MAX_TOTAL_OPTIONS = 2_000_000  # options of all decisions together
+MAX_SYM_LABELS = 12  # choices one choice-dependent value may depend on
+MAX_SYM_SIZE = 2_000  # terms of one choice-dependent value (as a tree)
+MAX_DIM = 2 ** 24  # one dimension of a tensor (channels, length, height...): 16,777,216
+MAX_SYM_DEPTH = 150  # operations nested in one choice-dependent value
 
 
 class Poisoned(Exception):

@@ -1,10 +1,19 @@
-"""Evaluating DSL expressions: names, arithmetic, lists, calls of ops, defs and cells."""
+"""Evaluating DSL expressions: names, arithmetic, lists, calls of ops, defs and cells.
+
+Every size an expression can ask for is bounded before the work (the limits of
+:mod:`.context`): evaluations in all (``steps``), nesting of evaluations (``ev_depth``: the
+evaluator recurses, so it is depth-bounded), a range's length, a list's items with its
+sub-lists (``_weights``), a string's length, an integer's digits, and the choices and terms of
+a choice-dependent value (``_syms``). The mixin relies on these attributes of the lowering:
+``steps``, ``ev_depth`` and ``hints`` (counters), and :class:`~.bounds.Bounds`' ``weigh`` and ``bound``
+(see :class:`~.lower.Lowering`).
+"""
 
 from __future__ import annotations
 
 import math
 
-from ..errors import Loc, NasError, SpaceError, did_you_mean
+from ..errors import LimitError, Loc, NasError, SpaceError, clip, did_you_mean
 from ..ir.values import apply, is_sym
 from ..ops.registry import Op, bind_args, get_op, list_ops
 from . import ast as A
@@ -13,13 +22,19 @@ from .context import (
     BUILTINS,
     MAX_DEPTH,
     MAX_DIGITS,
+    MAX_EVAL_DEPTH,
+    MAX_HINTS,
     MAX_ITEMS,
+    MAX_STEPS,
+    MAX_STRING,
     REQUIRED_PARAM,
     CellDef,
     Poisoned,
     Site,
     join,
 )
+from .bounds import range_len as _range_len
+from .bounds import digits as _digits
 from .parse import inner_loc
 from .runtime import (
     POISON,
@@ -36,11 +51,21 @@ from .runtime import (
 
 class Expressions:
     def ev(self, ast, env: dict, site: Site, hint: str | None = None):
+        self.steps += 1
+        self.ev_depth += 1
         try:
+            if self.steps > MAX_STEPS:
+                raise LimitError(f"the document takes too long to evaluate (over {MAX_STEPS:,} evaluations)",
+                                 hint="defs that call defs several times multiply: bind a value once in a node")
+            if self.ev_depth > MAX_EVAL_DEPTH:
+                raise SpaceError(f"expressions nested too deeply (over {MAX_EVAL_DEPTH} levels, counting "
+                                 "the defs and cells they call)")
             method = getattr(self, "_ev_" + type(ast).__name__)
             return method(ast, env, site, hint)
         except NasError as err:
             raise err.at(inner_loc(site.loc, ast.pos)) from None
+        finally:
+            self.ev_depth -= 1
 
     def _ev_Const(self, ast, env, site, hint):
         return ast.value
@@ -68,11 +93,15 @@ class Expressions:
             raise SpaceError(f"'{name}' is defined later; a node can only use the nodes above it")
         if name == site.name:
             raise SpaceError(f"node '{name}' uses itself (a cycle)")
-        visible = [k for k in env if not k.startswith("__")] + list(self.ops) + list_ops() + list(BUILTINS)
-        raise SpaceError(f"unknown name '{name}'", hint=did_you_mean(name, visible))
+        hint = None
+        self.hints += 1
+        if self.hints <= MAX_HINTS:  # only the first errors are shown: their hints are what is worth the time
+            visible = [k for k in env if not k.startswith("__")] + list(self.ops) + list_ops() + list(BUILTINS)
+            hint = did_you_mean(name, visible)
+        raise SpaceError(f"unknown name '{clip(name, 80)}'", hint=hint)
 
     def _ev_ListExpr(self, ast, env, site, hint):
-        return [self.ev(i, env, site) for i in ast.items]
+        return self.weigh([self.ev(i, env, site) for i in ast.items])
 
     def _ev_ListComp(self, ast, env, site, hint):
         items = self._iterable(self.ev(ast.iter, env, site), inner_loc(site.loc, ast.pos))
@@ -82,12 +111,13 @@ class Expressions:
             if ast.cond is not None and not self._truth(self.ev(ast.cond, local, site)):
                 continue
             out.append(self.ev(ast.elt, local, site))
-        return out
+        return self.weigh(out)
 
     def _iterable(self, value, loc):
         if isinstance(value, range):
-            if len(value) > MAX_ITEMS:
-                raise SpaceError(f"loop too long ({len(value):,} items, at most {MAX_ITEMS:,})", loc)
+            n = _range_len(value)
+            if n > MAX_ITEMS:
+                raise SpaceError(f"loop too long ({n:,} items, at most {MAX_ITEMS:,})", loc)
             return list(value)
         if isinstance(value, list):
             return value
@@ -116,13 +146,13 @@ class Expressions:
             if isinstance(then, (Tensor, OpValue)) or isinstance(other, (Tensor, OpValue)):
                 raise SpaceError("choosing between tensors or ops by a value choice is a layer choice",
                                  hint="write choice(a, b) instead")
-            return apply("select", cond, then, other)
+            return self.bound(apply("select", cond, then, other))
         return self.ev(ast.then if self._truth(cond) else ast.other, env, site)
 
     def _ev_Unary(self, ast, env, site, hint):
         x = self.ev(ast.operand, env, site)
         if ast.op == "not":
-            return apply("not", x) if is_sym(x) else not x
+            return self.bound(apply("not", x)) if is_sym(x) else not x
         return self._arith("neg", [x])
 
     def _ev_BinOp(self, ast, env, site, hint):
@@ -137,9 +167,13 @@ class Expressions:
         if ast.op == "add" and isinstance(a, list) and isinstance(b, list):
             if len(a) + len(b) > MAX_ITEMS:
                 raise SpaceError(f"list too long (over {MAX_ITEMS:,} items)")
-            return a + b
+            return self.weigh(a + b)
+        if ast.op == "add" and isinstance(a, str) and isinstance(b, str) and len(a) + len(b) > MAX_STRING:
+            raise SpaceError(f"string too long ({len(a) + len(b):,} characters, at most {MAX_STRING:,})")
+        if ast.op in ("in", "not_in") and isinstance(b, range):
+            _range_len(b)
         if ast.op == "not_in":
-            return apply("not", self._arith("in", [a, b]))
+            return self.bound(apply("not", self._arith("in", [a, b])))
         return self._arith(ast.op, [a, b])
 
     def _arith(self, op, args):
@@ -154,13 +188,14 @@ class Expressions:
             base, exp = args
             if abs(base) > 1 and abs(exp) * math.log10(abs(base)) > MAX_DIGITS:
                 raise SpaceError(f"number too large: {base!r} ** {exp!r} has over {MAX_DIGITS} digits")
+        if op in ("mul", "floordiv", "mod", "truediv") and all(isinstance(x, (int, float)) for x in args):
+            if op == "mul" and sum(_digits(x) for x in args) > 2 * MAX_DIGITS:
+                raise SpaceError(f"number too large (over {MAX_DIGITS} digits)")
         try:
             out = apply(op, *args)
         except (TypeError, ValueError, ZeroDivisionError, OverflowError) as err:
-            raise SpaceError(f"invalid arithmetic: {err}") from None
-        if isinstance(out, int) and not isinstance(out, bool) and out.bit_length() > 3.33 * MAX_DIGITS:
-            raise SpaceError(f"number too large (over {MAX_DIGITS} digits)")
-        return out
+            raise SpaceError(f"invalid arithmetic: {clip(str(err), 200)}") from None
+        return self.bound(out)
 
     def _ev_Index(self, ast, env, site, hint):
         obj, idx = self.ev(ast.obj, env, site), self.ev(ast.index, env, site)
@@ -247,11 +282,23 @@ class Expressions:
         if func.name in _SYMBOLIC_BUILTINS and any(is_sym(a) for a in list(args) + list(kwargs.values())):
             if kwargs:
                 raise SpaceError(f"{func.name}() on choice-dependent values takes positional arguments only")
-            return apply(func.name, *args)
+            return self.bound(apply(func.name, *args))
         if func.name == "range":
             for v in list(args) + list(kwargs.values()):
                 if not isinstance(v, int) or isinstance(v, bool):
                     raise SpaceError(f"range() takes whole numbers, got {type_name(v)}")
+            try:
+                r = range(*args, **kwargs)
+            except (TypeError, ValueError) as err:
+                raise SpaceError(f"range(): {err}") from None
+            n = _range_len(r)
+            if n > MAX_ITEMS:
+                raise SpaceError(f"range too long ({n:,} items, at most {MAX_ITEMS:,})")
+            return r
+        if func.name == "round" and len(args) + len(kwargs) > 1:
+            digits = args[1] if len(args) > 1 else next(iter(kwargs.values()))
+            if isinstance(digits, int) and not isinstance(digits, bool) and abs(digits) > 400:
+                raise SpaceError(f"round(): {digits!r} digits is out of range (at most 400)")
         if func.name == "make_divisible":
             for v in list(args) + list(kwargs.values()):
                 if not isinstance(v, (int, float)) or isinstance(v, bool):
@@ -260,10 +307,13 @@ class Expressions:
         for v in list(args) + list(kwargs.values()):
             if isinstance(v, (Tensor, OpValue)) or is_sym(v):
                 raise SpaceError(f"{func.name}() cannot take {type_name(v)}")
+        for v in list(args) + list(kwargs.values()):
+            if isinstance(v, str) and func.name in ("int", "float") and len(v) > MAX_DIGITS:
+                raise SpaceError(f"{func.name}(): the string is too long ({len(v):,} characters)")
         try:
-            return func.target(*args, **kwargs)
+            return self.bound(func.target(*args, **kwargs))
         except (TypeError, ValueError, OverflowError) as err:
-            raise SpaceError(f"{func.name}(): {err}") from None
+            raise SpaceError(f"{func.name}(): {clip(str(err), 200)}") from None
 
     def _call_op(self, op: Op, args, kwargs, site: Site, loc: Loc):
         tensors = []
@@ -340,3 +390,4 @@ class Expressions:
                                  f"{cell.name}({', '.join(cell.inputs)}, ...)")
             return call
         return self.apply(call, tensors, site)
+

@@ -14,10 +14,11 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from ..errors import Loc, SpaceError, raise_all, read_user_file
+from ..errors import MAX_JSON_DIGITS, Loc, SpaceError, clip, json_depth, raise_all, read_user_file
 from ..resources import data_file
 
-_MAX_NODES = 1_000_000  # guards against alias bombs
+_MAX_NODES = 25_000  # values of a document with its aliases expanded (alias bombs; the schema check is slow)
+MAX_NESTING = 50  # mappings and lists inside one another (a real space needs fewer than 10)
 # libyaml's parser when PyYAML has it (the same safe loader, about 10x faster)
 _COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -57,7 +58,7 @@ def load_text(text: str, file: str = "<space>", fmt: str | None = None) -> Docum
         raise SpaceError(f"document too large ({len(text):,} characters, at most {MAX_CHARS:,})", Loc(file))
     if fmt == "json":
         try:
-            data = json.loads(text, object_pairs_hook=_no_duplicates)
+            data = json.loads(text, object_pairs_hook=_no_duplicates, parse_int=_bounded_int)
         except json.JSONDecodeError as err:
             raise SpaceError(f"invalid JSON: {err.msg}", Loc(file, err.lineno, err.colno)) from None
         except _Duplicate as dup:
@@ -69,21 +70,28 @@ def load_text(text: str, file: str = "<space>", fmt: str | None = None) -> Docum
             except Exception:
                 pass
             raise SpaceError(f"duplicate key '{dup.key}'", Loc(file)) from None
-        except (ValueError, RecursionError) as err:
-            raise SpaceError(f"invalid JSON: {_short(err)}", Loc(file)) from None
+        except RecursionError:
+            raise SpaceError(f"invalid JSON: nested too deeply (at most {MAX_NESTING} levels)", Loc(file)) from None
+        except ValueError as err:
+            raise SpaceError(f"invalid JSON: {clip(_short(err), 120)}", Loc(file)) from None
+        if json_depth(data, MAX_NESTING) > MAX_NESTING:
+            raise SpaceError(f"the document is nested too deeply (at most {MAX_NESTING} levels)", Loc(file))
+        if _count_values(data, _MAX_NODES) > _MAX_NODES:
+            raise SpaceError(f"document too large (over {_MAX_NODES:,} values)", Loc(file))
         doc = Document(data, file, text=text)
         try:
-            _Marks(doc, None).walk(yaml.compose(text, Loader=yaml.SafeLoader), ())
+            _Marks(doc, None).walk(yaml.compose(text, Loader=_COMPOSER), ())
         except Exception:
             pass  # positions are a courtesy for JSON; its data is already parsed
         return doc
+    _check_nesting(text, file)
     try:
         try:
             root = yaml.compose(text, Loader=_COMPOSER)
         except yaml.YAMLError:
-            if _COMPOSER is yaml.SafeLoader:
+            if _COMPOSER is yaml.SafeLoader or len(text) > _REPARSE_CHARS:
                 raise
-            root = yaml.compose(text, Loader=yaml.SafeLoader)  # its messages say more
+            root = yaml.compose(text, Loader=yaml.SafeLoader)  # its messages say more (but it is slow)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         raise SpaceError(f"invalid YAML: {err.problem or err.context}",
@@ -106,6 +114,54 @@ def load_text(text: str, file: str = "<space>", fmt: str | None = None) -> Docum
 
 
 MAX_CHARS = 20_000_000
+_REPARSE_CHARS = 1_000_000  # a YAML error is re-read by the (slower, clearer) pure-Python parser up to this size
+
+
+def _check_nesting(text: str, file: str) -> None:
+    """Refuse YAML nested deeper than :data:`MAX_NESTING`, or of more than :data:`_MAX_NODES`
+    nodes, before composing it: composing recurses (libyaml's composer in C: a few hundred
+    thousand ``[`` crash the process) and builds every node.
+
+    The text is read as a stream of parser events (iterative, in C) up to the first place too
+    deep or too many. A syntax error is left to the composer, which reports it where it is."""
+    depth = nodes = 0
+    try:
+        for event in yaml.parse(text, Loader=_COMPOSER):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_NESTING:
+                    mark = event.start_mark
+                    raise SpaceError(f"the document is nested too deeply (more than {MAX_NESTING} levels of "
+                                     "mappings and lists)", Loc(file, mark.line + 1, mark.column + 1))
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+                continue
+            elif not isinstance(event, yaml.ScalarEvent):
+                continue
+            nodes += 1
+            if nodes > _MAX_NODES:
+                raise SpaceError(f"document too large (over {_MAX_NODES:,} values)", Loc(file))
+    except yaml.YAMLError:
+        return
+
+
+def _count_values(data, limit: int) -> int:
+    """Values in ``data`` (mappings, lists and scalars), counting stops past ``limit``."""
+    n, stack = 0, [data]
+    while stack and n <= limit:
+        value = stack.pop()
+        n += 1
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return n
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_DIGITS:
+        raise ValueError(f"an integer of {len(text):,} digits (at most {MAX_JSON_DIGITS:,})")
+    return int(text)
 
 
 class _Duplicate(Exception):
@@ -142,7 +198,7 @@ class _Marks:
             return None
         self.count += 1
         if self.count > _MAX_NODES:
-            raise SpaceError("document too large (aliases expand to over a million values)",
+            raise SpaceError(f"document too large (over {_MAX_NODES:,} values, with its aliases expanded)",
                              Loc(self.doc.file))
         self.doc.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         if id(node) in self.active:
@@ -255,10 +311,24 @@ def _schema_message(err, where: str) -> str:
     if err.validator == "additionalProperties":
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
         allowed = ", ".join(sorted(err.schema.get("properties", {})))
-        return f"unknown key {', '.join(repr(e) for e in extra)} in {where} (allowed: {allowed})"
+        return clip(f"unknown key {', '.join(repr(e) for e in extra)} in {where} (allowed: {allowed})", 300)
     if err.validator == "required":
         return f"{where} is missing {err.message.split(' is a required')[0]}"
-    return f"{where}: {err.message}"
+    if err.validator == "type" and len(repr(err.instance)) > 40:  # never quote a whole file that is not a space
+        wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        return f"{where}: {_json_type(err.instance)} is not of type {', '.join(repr(w) for w in wanted)}"
+    return f"{where}: {clip(err.message, 160)}"
+
+
+def _json_type(value) -> str:
+    """What a value is, without quoting it."""
+    if isinstance(value, dict):
+        return f"a mapping of {len(value):,} keys"
+    if isinstance(value, list):
+        return f"a list of {len(value):,} items"
+    if isinstance(value, str):
+        return f"a string of {len(value):,} characters"
+    return f"a value of type {type(value).__name__}"
 
 
 def _segments(lines: list, node) -> tuple:

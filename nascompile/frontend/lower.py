@@ -11,42 +11,56 @@ Labels: a choice is named after the node it is written in (``<scope>/<node>``). 
 argument, the argument name (``/kernel``). ``label="..."`` names a choice explicitly within its
 scope. A cell instance's scope is its ``label=`` or its node's path; repeat blocks are
 ``<node>/block{k}`` and a repeat's depth is ``<node>/depth``.
+
+Nothing is imported unless ``allow_imports`` (the command line's ``--allow-imports``): an
+``imports:`` entry without it is one error line at its place. Every size a document can ask
+for is bounded (:mod:`.context`): a limit for the whole space (nodes, evaluations) stops the
+lowering at once (:class:`~nascompile.errors.LimitError`); the others are errors of their node.
 """
 from __future__ import annotations
 
-import importlib
 import sys
+from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-from ..errors import Loc, NasError, SpaceError, did_you_mean, raise_all
+from ..errors import LimitError, Loc, NasError, SpaceError, clip, raise_all
 from ..ir.graph import Decision, Graph, Node
 from ..ops.registry import Op, list_ops
 from . import ast as A
 from .apply import Applier
+from .bounds import Bounds
 from .checks import ChoiceChecker
 from .choices import Choices
 from .context import (
     BUILTINS,
-    REQUIRED_PARAM,
+    MAX_NODES,
+    MAX_REPEAT,
     RESERVED,
-    CellDef,
     Poisoned,
     Site,
     _fmt,
     join,
 )
+from .declarations import Declarations
 from .expressions import Expressions
 from .load import Document
 from .parse import parse
-from .runtime import POISON, Absent, Function, Tensor, type_name
+from .runtime import POISON, Absent, Tensor, type_name
 
 
-class Lowering(Expressions, Choices, Applier):
-    def __init__(self, doc: Document, overrides: dict | None = None, search: bool = False):
+class Lowering(Declarations, Expressions, Bounds, Choices, Applier):
+    """The state the mixins share: ``doc``, ``search``, ``overrides``, ``decisions`` (label ->
+    Decision) with ``decision_locs``, ``checker``, ``errors`` (collected per node), ``globals``,
+    ``ops`` (imported ones), ``depth`` and ``cell_stack`` (def and cell nesting), ``uses_search``;
+    the budgets ``steps``, ``ev_depth``, ``nodes_made`` and ``total_options``; the caches of :class:`~.bounds.Bounds`
+    (``_weights``, ``_syms``)."""
+
+    def __init__(self, doc: Document, overrides: dict | None = None, search: bool = False,
+                 allow_imports: bool = False):
         self.doc = doc
         self.search = search
+        self.allow_imports = allow_imports
         self.overrides = dict(overrides or {})
         self.decisions: dict[str, Decision] = {}
         self.decision_locs: dict[str, Loc] = {}
@@ -57,9 +71,28 @@ class Lowering(Expressions, Choices, Applier):
         self.depth = 0  # nesting of def calls and cell instances
         self.cell_stack: list[str] = []  # cells being instantiated, innermost last
         self.uses_search = False  # whether the document reads `search` (else both modes agree)
+        self.steps = 0  # expressions evaluated (MAX_STEPS)
+        self.hints = 0  # did-you-mean hints asked for (MAX_HINTS)
+        self.ev_depth = 0  # expressions being evaluated inside one another (MAX_EVAL_DEPTH)
+        self.nodes_made = 0  # IR nodes made (MAX_NODES)
+        self.total_options = 0  # options of the decisions declared (MAX_TOTAL_OPTIONS)
+        self._weights: dict = {}  # id(list) -> (list, items with its sub-lists)
+        self._syms: dict = {}  # id(Sym) -> (Sym, terms, depth)
+
+    def add_node(self, graph: Graph, node: Node) -> Node:
+        """``graph.add(node)``, counted against :data:`~.context.MAX_NODES`."""
+        self.nodes_made += 1
+        if self.nodes_made > MAX_NODES:
+            raise LimitError(f"the space is too large (over {MAX_NODES:,} IR nodes, counting every cell "
+                             "instance, block and candidate)", hint="use fewer layers, blocks or candidates")
+        return graph.add(node)
 
     # --- entry ---------------------------------------------------------------------------
     def run(self) -> Graph:
+        with _deep_stack():
+            return self._run()
+
+    def _run(self) -> Graph:
         data = self.doc.data
         self._params(data.get("params", {}))
         self._imports(data.get("imports", {}))
@@ -70,8 +103,8 @@ class Lowering(Expressions, Choices, Applier):
         network = data["network"]
         env = dict(self.globals)
         for name in network.get("inputs", ["input"]):
-            node = graph.add(Node(name, "input", shape=tuple(data["input"]),
-                                  loc=self.doc.loc(("input",))))
+            node = self.add_node(graph, Node(name, "input", shape=tuple(data["input"]),
+                                             loc=self.doc.loc(("input",))))
             env[name] = Tensor(graph, node.name, node.shape, node.name)
         self._body(graph, env, network["nodes"], ("network", "nodes"), scope="")
         self._output(graph, env, network.get("output"), ("network", "output"), scope="")
@@ -79,81 +112,6 @@ class Lowering(Expressions, Choices, Applier):
         graph.decisions = dict(sorted(self.decisions.items()))
         graph.lint()
         return graph
-
-    # --- declarations --------------------------------------------------------------------
-    def _params(self, params: dict) -> None:
-        for key in self.overrides:
-            if key not in params:
-                self.errors.append(SpaceError(
-                    f"--set {key}: the document has no parameter '{key}'", self.doc.loc(("params",)),
-                    hint=did_you_mean(key, params) or f"parameters: {', '.join(params) or 'none'}"))
-        for key, value in params.items():
-            if key in RESERVED:
-                self.errors.append(SpaceError(f"'{key}' is a reserved name", self.doc.loc(("params", key), key=True)))
-            value = self.overrides.get(key, value)
-            if key in self.overrides and type(value) is not type(params[key]) and not (
-                    isinstance(value, (int, float)) and isinstance(params[key], (int, float))
-                    and not isinstance(value, bool) and not isinstance(params[key], bool)):
-                self.errors.append(SpaceError(
-                    f"--set {key}={value!r}: expected {type_name(params[key])} like the document's "
-                    f"{params[key]!r}", self.doc.loc(("params", key))))
-            self.globals[key] = list(value) if isinstance(value, list) else value
-        self.globals["search"] = self.search
-        for name in ("true", "True"):
-            self.globals[name] = True
-        for name in ("false", "False"):
-            self.globals[name] = False
-        for name in ("null", "None"):
-            self.globals[name] = None
-
-    def _imports(self, imports: dict) -> None:
-        from ..ops.user import user_op
-        here = str(Path(self.doc.file).resolve().parent)
-        for name, target in imports.items():
-            loc = self.doc.loc(("imports", name))
-            module, _, attr = target.partition(":")
-            try:
-                obj = getattr(_import_beside(module, here), attr)
-                self.ops[name] = user_op(name, obj)
-            except NasError as err:
-                self.errors.append(err.at(loc))
-            except Exception as err:  # an import runs user code: any failure is the user's to fix
-                self.errors.append(SpaceError(f"cannot import '{target}': {type(err).__name__}: {err}", loc))
-
-    def _defs(self, defs: dict) -> None:
-        for key, body in defs.items():
-            kloc = self.doc.loc(("defs", key), key=True)
-            try:
-                sig = parse(key if "(" in key else f"{key}()", kloc, start="signature")
-                self._check_new_name(sig.name, kloc)
-                ast = self._parse_value(body, ("defs", key))
-                params = tuple((p, d) for p, d in sig.params)
-                self.globals[sig.name] = Function("def", sig.name, (params, ast, ("defs", key)))
-            except NasError as err:
-                self.errors.append(err.at(kloc))
-
-    def _cells(self, cells: dict) -> None:
-        for name, spec in cells.items():
-            loc = self.doc.loc(("cells", name), key=True)
-            try:
-                self._check_new_name(name, loc)
-                raw = spec.get("params", [])
-                params = tuple((p, REQUIRED_PARAM) for p in raw) if isinstance(raw, list) else tuple(raw.items())
-                for p, _ in params:
-                    if p in spec["inputs"]:
-                        raise SpaceError(f"cell '{name}' uses '{p}' both as an input and a parameter", loc)
-                self.globals[name] = Function("cell", name, CellDef(
-                    name, params, tuple(spec["inputs"]), spec["nodes"], spec.get("output"), ("cells", name)))
-            except NasError as err:
-                self.errors.append(err.at(loc))
-
-    def _check_new_name(self, name: str, loc: Loc) -> None:
-        if name in RESERVED:
-            raise SpaceError(f"'{name}' is a reserved name", loc)
-        if name in self.globals:
-            raise SpaceError(f"duplicate definition of '{name}'", loc)
-        if name in BUILTINS:
-            raise SpaceError(f"'{name}' would hide the built-in function '{name}'", loc)
 
     # --- bodies --------------------------------------------------------------------------
     def _parse_value(self, value, path: tuple):
@@ -188,6 +146,10 @@ class Lowering(Expressions, Choices, Applier):
                     env[name] = self._node(graph, env, name, spec, npath, scope)
             except Poisoned:
                 env[name] = POISON
+            except LimitError as err:
+                if not getattr(err, "at_node", False):  # the innermost node it stopped in
+                    err.loc, err.at_node = loc, True
+                raise
             except NasError as err:
                 self.errors.append(err.at(loc))
                 env[name] = POISON
@@ -253,7 +215,7 @@ class Lowering(Expressions, Choices, Applier):
             value = self._node(graph, local, element, spec["do"], path + ("do",), scope,
                                lets=[(k, v, path + ("let", k)) for k, v in lets.items()])
             out.append(value)
-        return out
+        return self.weigh(out)
 
     def _repeat_node(self, graph, env, name, spec, path, scope):
         loc = self.doc.loc(path)
@@ -262,7 +224,9 @@ class Lowering(Expressions, Choices, Applier):
         site = Site(scope, name, self._text_loc(path + ("repeat",)), graph, set())
         count = self.ev(self._parse_value(spec["repeat"], path + ("repeat",)), env, site)
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise SpaceError(f"repeat needs a positive number of blocks, got {count!r}", site.loc)
+            raise SpaceError(f"repeat needs a positive number of blocks, got {clip(repr(count), 40)}", site.loc)
+        if count > MAX_REPEAT:
+            raise SpaceError(f"repeat of {count:,} blocks is too many (at most {MAX_REPEAT:,})", site.loc)
         if "input" in spec:
             isite = Site(scope, name, self._text_loc(path + ("input",)), graph, set())
             x = self.ev(self._parse_value(spec["input"], path + ("input",)), env, isite)
@@ -276,7 +240,7 @@ class Lowering(Expressions, Choices, Applier):
         blocks, shape_in = [], x.shape
         for k in range(count):
             region = Graph(f"block{k}")
-            inp = region.add(Node("x", "input", shape=shape_in))
+            inp = self.add_node(region, Node("x", "input", shape=shape_in))
             local = dict(env, k=k)
             op = self._node(region, local, f"block{k}", spec["do"], path + ("do",), join(scope, name),
                             base=scope)
@@ -285,7 +249,7 @@ class Lowering(Expressions, Choices, Applier):
             t = self.apply(self._as_op(op, loc), [Tensor(region, inp.name, shape_in, "x")],
                            Site(join(scope, name), f"block{k}", self._text_loc(path + ("do",)), region,
                                 set(), base=scope))
-            region.add(Node("output", "output", inputs=(t.name,), shape=t.shape))
+            self.add_node(region, Node("output", "output", inputs=(t.name,), shape=t.shape))
             optional = k >= min(depths)
             if optional and not self.checker.same_shape(shape_in, t.shape):
                 raise SpaceError(
@@ -295,8 +259,8 @@ class Lowering(Expressions, Choices, Applier):
             blocks.append(region)
             shape_in = t.shape
         args = (("depths", tuple(depths)),)
-        node = graph.add(Node(graph.fresh(name), "repeat", (x.name,), label, args, tuple(blocks),
-                              shape=shape_in, loc=loc))
+        node = self.add_node(graph, Node(graph.fresh(name), "repeat", (x.name,), label, args, tuple(blocks),
+                                         shape=shape_in, loc=loc))
         return Tensor(graph, node.name, node.shape, node.name)
 
     def _depth(self, spec, env, path, scope, name, count):
@@ -352,19 +316,25 @@ class Lowering(Expressions, Choices, Applier):
                 if not isinstance(v, Tensor) or v.graph is not graph:
                     raise SpaceError(f"the output must be tensors of this body, got {type_name(v)}", loc)
             shape = outs[0].shape if len(outs) == 1 else tuple(v.shape for v in outs)
-            graph.add(Node("output", "output", tuple(v.name for v in outs), shape=shape, loc=loc))
+            self.add_node(graph, Node("output", "output", tuple(v.name for v in outs), shape=shape, loc=loc))
         except Poisoned:
             graph.add(Node("output", "output", (), shape=(), loc=loc))
+        except LimitError:
+            raise
         except NasError as err:
             self.errors.append(err.at(loc))
             graph.add(Node("output", "output", (), shape=(), loc=loc))
 
 
-def _import_beside(module: str, folder: str):
-    """Import ``module``, looking in the document's folder first (like a script's own folder)."""
-    sys.path.insert(0, folder)
+@contextmanager
+def _deep_stack(frames: int = 10_000):
+    """Room for the lowering's recursion: it is bounded by the evaluator's own limits
+    (:data:`~.context.MAX_EVAL_DEPTH`, :data:`~.context.MAX_DEPTH`) to a few thousand frames,
+    which Python's default limit of 1,000 would not hold."""
+    old = sys.getrecursionlimit()
+    if old < frames:
+        sys.setrecursionlimit(frames)
     try:
-        return importlib.import_module(module)
+        yield
     finally:
-        if sys.path and sys.path[0] == folder:
-            sys.path.pop(0)
+        sys.setrecursionlimit(old)

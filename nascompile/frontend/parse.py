@@ -16,11 +16,13 @@ from lark.exceptions import (
     VisitError,
 )
 
-from ..errors import Loc, SpaceError
+from ..errors import Loc, SpaceError, clip
 from ..resources import data_file
 from . import ast as A
 
 MAX_TEXT = 100_000
+MAX_EXPR_DEPTH = 100  # sub-expressions inside one another (1+1+..., x | a | b..., [[...]], ---x)
+SHOWN = 60  # characters of an expression quoted in an error
 _COMP = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 _BIN = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow")
 
@@ -158,7 +160,7 @@ def parse(text: str, loc: Loc | None = None, start: str = "start"):
     if len(text) > MAX_TEXT:
         raise SpaceError(f"expression too long ({len(text):,} characters, at most {MAX_TEXT:,})", loc)
     try:
-        return _parse_cached(text, start)
+        tree, deep = _parse_cached(text, start)
     except UnexpectedInput as err:
         where = loc.at_offset(err.pos_in_stream) if loc.segments else _inner(loc, err.line, err.column)
         raise SpaceError(_describe(err, text, start), where) from None
@@ -166,23 +168,48 @@ def parse(text: str, loc: Loc | None = None, start: str = "start"):
         if isinstance(err, VisitError) and not isinstance(err.orig_exc, RecursionError):
             raise
         raise SpaceError("expression nested too deeply", loc) from None
+    if deep is not None:
+        raise SpaceError(f"expression nested too deeply (more than {MAX_EXPR_DEPTH} levels)", inner_loc(loc, deep),
+                         hint="split it into several nodes or defs")
+    return tree
+
+
+def _too_deep(tree):
+    """The position of the first sub-expression nested deeper than :data:`MAX_EXPR_DEPTH`, or
+    None. Iterative: the evaluator recurses, so a deep tree must be refused before it runs."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, A.Expr):
+            depth += 1
+            if depth > MAX_EXPR_DEPTH:
+                return node.pos
+            stack.extend((getattr(node, f), depth) for f in node.__dataclass_fields__ if f != "pos")
+        elif isinstance(node, (tuple, list)):
+            stack.extend((x, depth) for x in node)
+        elif isinstance(node, (A.ForClause, A.Signature)):
+            stack.extend((getattr(node, f), depth) for f in node.__dataclass_fields__)
+    return None
 
 
 @functools.lru_cache(maxsize=65536)
 def _parse_cached(text: str, start: str):
-    """ASTs are immutable and positions are relative to ``text``, so equal texts share one."""
-    return _parser(start).parse(text)
+    """``(AST, position of a too deep part or None)``. ASTs are immutable and positions are
+    relative to ``text``, so equal texts share one."""
+    tree = _parser(start).parse(text)
+    return tree, _too_deep(tree)
 
 
 def _describe(err: UnexpectedInput, text: str, start: str) -> str:
     what = {"start": "expression", "for_clause": "loop ('NAME in EXPR')",
             "signature": "definition ('name(param, ...)')"}[start]
+    shown = repr(clip(text.strip(), SHOWN))
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
-        return f"incomplete {what} {text.strip()!r}: it ends too early"
+        return f"incomplete {what} {shown}: it ends too early"
     if isinstance(err, UnexpectedCharacters):
-        return f"unexpected character {text[err.pos_in_stream]!r} in {what} {text.strip()!r}"
+        return f"unexpected character {text[err.pos_in_stream]!r} in {what} {shown}"
     tok = err.token
-    return f"unexpected {str(tok)!r} in {what} {text.strip()!r}"
+    return f"unexpected {clip(repr(str(tok)), SHOWN)} in {what} {shown}"
 
 
 def _inner(loc: Loc, line, col) -> Loc:

@@ -5,7 +5,11 @@ Progress (a line per finished trial, resumes, re-queued trials) is logged at INF
 ``nascompile.multitrial.runner`` logger, nothing with ``quiet``; the command line shows it.
 
 Resuming (``resume=True``) reopens the run's store: finished trials are replayed into the
-strategy and never run again; trials a killed controller left running are queued again.
+strategy and never run again; trials a killed controller left running are queued again; the
+temporaries a killed controller left in the run folder are removed.
+
+User code (the space's ``imports:``, a ``module:function`` dataset) is imported, here and in
+every trial's worker, only with ``allow_imports`` (``--allow-imports``, passed on to the worker).
 
 Example::
 
@@ -59,6 +63,7 @@ class MultiTrialConfig:
     strategy_options: dict = field(default_factory=dict)
     poll_interval: float = 0.02
     quiet: bool = False
+    allow_imports: bool = False                       # --allow-imports: the space's imports:, --data module:fn
 
 
 def _space_of(cfg: MultiTrialConfig, constraints):
@@ -68,6 +73,7 @@ def _space_of(cfg: MultiTrialConfig, constraints):
     import json
 
     from ..compiler import load_any, parse_overrides
+    from ..errors import read_json_file
     from ..passes.freeze import fixed_summary
     from ..tuner_format import decisions_from_nas_search_space, is_nas_search_space
 
@@ -75,8 +81,8 @@ def _space_of(cfg: MultiTrialConfig, constraints):
     data = None
     if path.is_file() and path.suffix == ".json":
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
+            data = read_json_file(path, NasError, "search-space file")
+        except NasError:
             data = None  # not JSON: the space loader says where
     if is_nas_search_space(data):
         if not cfg.trial_command:
@@ -87,24 +93,39 @@ def _space_of(cfg: MultiTrialConfig, constraints):
                            Loc(str(path)))
         digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
         return (decisions_from_nas_search_space(data, str(path)), digest,
-                lambda arch: {"params": None, "flops": None})
-    space = load_any(cfg.space, parse_overrides(cfg.overrides) or None)
-    return space.decisions, space.graph.content_hash(), lambda arch: fixed_summary(space, arch)
+                lambda arch: {"params": None, "flops": None}, None)
+    space = load_any(cfg.space, parse_overrides(cfg.overrides) or None, allow_imports=cfg.allow_imports)
+    return space.decisions, space.graph.content_hash(), lambda arch: fixed_summary(space, arch), space
 
 
-def run_experiment(cfg: MultiTrialConfig) -> dict:
+def run_experiment(cfg: MultiTrialConfig, on_space=None) -> dict:
+    """Run the experiment (see the module docstring); ``on_space(space)`` is called with the
+    compiled space once the run's store is open (not for an ss-gen search-space file)."""
+
+    from .. import atomic
+    from ..registry import refuse_import
 
     if cfg.trials < 1 or cfg.workers < 1:
         raise NasError("--trials and --workers must be at least 1", Loc("<multitrial>"))
+    if ":" in str(cfg.data) and not cfg.trial_command and not cfg.allow_imports:
+        raise refuse_import(f"the dataset '{cfg.data}'", NasError, Loc("--data"))
     constraints = [parse_constraint(c) for c in cfg.constraints]
-    decisions, fingerprint, cost_of = _space_of(cfg, constraints)
+    decisions, fingerprint, cost_of, space = _space_of(cfg, constraints)
     run_dir = Path(cfg.run_dir)
     if not cfg.resume and not cfg.storage and Store.exists_in(run_dir):
         raise NasError(f"{run_dir} already holds a multi-trial run", Loc(str(run_dir)),
                        hint="pass --resume to continue it, or choose another output directory")
+    if run_dir.is_dir():
+        atomic.clean_stale(run_dir)
+    for own in ("trials", "arch.json", "space_view.json"):  # what this run writes must be its own
+        if (run_dir / own).is_symlink():
+            raise NasError(f"{own} is a symbolic link; a run writes only inside its folder", Loc(str(run_dir / own)),
+                           hint="replace the link, or choose another run directory")
     store = Store.in_run_dir(run_dir, cfg.storage)
-    config = {k: v for k, v in asdict(cfg).items() if k not in ("resume", "quiet")}
+    config = {k: v for k, v in asdict(cfg).items() if k not in ("resume", "quiet", "allow_imports")}
     store.open_experiment(fingerprint, cfg.algo, cfg.seed, config, resume=cfg.resume)
+    if on_space is not None and space is not None:
+        on_space(space)
     strategy = make_strategy(cfg.algo, decisions, seed=cfg.seed, **cfg.strategy_options)
     say = (lambda message: None) if cfg.quiet else log.info
 
@@ -127,7 +148,7 @@ def run_experiment(cfg: MultiTrialConfig) -> dict:
     else:
         space_arg = str(Path(cfg.space).resolve())
         command = worker_command(space_arg, cfg.data, cfg.trial_epochs, cfg.seed, cfg.overrides,
-                                 cfg.batch_size, cfg.lr)
+                                 cfg.batch_size, cfg.lr) + (["--allow-imports"] if cfg.allow_imports else [])
     executor = EXECUTORS.get(cfg.executor)(cfg.workers, cfg.trial_timeout, cfg.address)
     running: dict[int, dict] = {}
     rejected = 0
@@ -164,6 +185,9 @@ def run_experiment(cfg: MultiTrialConfig) -> dict:
                 if not queue:
                     break
                 tid = queue.pop(0)
+                if (run_dir / "trials" / str(tid)).is_symlink():
+                    raise NasError(f"trials/{tid} is a symbolic link; a run writes only inside its folder",
+                                   Loc(str(run_dir / "trials" / str(tid))))
                 store.start(tid)
                 running[tid] = arch_of[tid]
                 executor.submit(TrialJob(tid, arch_of[tid], command, run_dir / "trials" / str(tid)))

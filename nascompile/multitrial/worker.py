@@ -46,9 +46,11 @@ def this_trials_arch(decisions) -> dict:
 
 
 def run_trial(space: str, data: str = "digits", epochs: int = 1, seed: int = 0, batch_size: int = 64,
-              lr: float = 1e-3, overrides: dict | None = None, arch: dict | None = None):
+              lr: float = 1e-3, overrides: dict | None = None, arch: dict | None = None,
+              allow_imports: bool = False):
     """Train architecture ``arch`` (default: :func:`this_trials_arch`) of the space document or
-    build directory ``space`` on dataset ``data`` and report it; returns the final result."""
+    build directory ``space`` on dataset ``data`` and report it; returns the final result. The
+    space's imports and a ``module:function`` dataset are imported only with ``allow_imports``."""
     import torch
 
     from ..backends.fixed import build_fixed
@@ -58,11 +60,16 @@ def run_trial(space: str, data: str = "digits", epochs: int = 1, seed: int = 0, 
     from ..passes.freeze import freeze_arch
     from ..train import BatchStream, evaluate, fit, seed_everything, task_for
 
+    from ..errors import Loc
+    from ..passes.freeze import frozen_cost
+    from ..passes.limits import check_memory
+
     seed_everything(seed)
-    space_ = load_any(space, overrides or None)
+    space_ = load_any(space, overrides or None, allow_imports=allow_imports)
     frozen, _ = freeze_arch(space_, arch if arch is not None else this_trials_arch(space_.decisions))
+    check_memory(frozen_cost(frozen, space_.ops)[0], "the trial's network", Loc(str(space)), factor=4)
     model = build_fixed(frozen, space_.ops)
-    splits = get_dataset(data, seed=seed)
+    splits = get_dataset(data, seed=seed, allow_imports=allow_imports)
     task = task_for(splits.task)
     valid = BatchStream(splits.valid, 256, shuffle=False)
     result = None

@@ -10,7 +10,7 @@ one trial of a multi-trial search, or fix it to an architecture and retrain::
 """
 from .arch_weights import ArchWeightMutator
 from .binary_gate import BinaryGateMutator
-from .fixed import ChosenInputs, ChosenLayer, FixedValue, apply_fixed_architecture
+from .fixed import ChosenInputs, ChosenLayer, FixedValue, UnusedLayer, apply_fixed_architecture
 from .mutables import DepthChoice, InputChoice, LayerChoice, Mutable, MutableScope, ValueChoice, reduce_tensors
 from .mutator import Mutator
 from .single_path import SinglePathMutator
@@ -22,6 +22,6 @@ __all__ = [
     "LayerChoice", "InputChoice", "ValueChoice", "DepthChoice", "MutableScope", "Mutable", "reduce_tensors",
     "ModelSpace", "model_decisions",
     "Mutator", "SinglePathMutator", "ArchWeightMutator", "WeightedMutator", "BinaryGateMutator",
-    "apply_fixed_architecture", "FixedValue", "ChosenInputs", "ChosenLayer",
+    "apply_fixed_architecture", "FixedValue", "ChosenInputs", "ChosenLayer", "UnusedLayer",
     "get_and_apply_next_architecture", "report_intermediate_result", "report_final_result",
 ]

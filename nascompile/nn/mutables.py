@@ -23,6 +23,8 @@ Example::
 """
 from __future__ import annotations
 
+import itertools
+from contextlib import contextmanager
 from functools import reduce
 from typing import Mapping, Sequence
 
@@ -31,6 +33,7 @@ import torch.nn as nn
 
 from ..errors import Loc, NasError
 from ..ir.graph import Decision
+from .candidates import CandidateModules, candidate_list
 
 REDUCTIONS = ("sum", "mean", "concat", "none")
 VALUE_TYPES = (str, int, float, bool, type(None))
@@ -77,18 +80,60 @@ def _check_reduction(reduction, what: str):
     return reduction
 
 
+# NNI v1 numbered keyless mutables in construction order, program-wide, from 1 ("LayerChoice1",
+# "InputChoice2", ...); a keyless LayerChoice or InputChoice takes the next number.
+_NNI_NUMBERS = itertools.count(1)
+
+
+@contextmanager
+def nni_numbering():
+    """Number keyless mutables made in the block from 1, as a fresh NNI process would (NNI ran
+    its tuner and each trial in a process of its own); the program's count resumes after it."""
+    global _NNI_NUMBERS
+    saved, _NNI_NUMBERS = _NNI_NUMBERS, itertools.count(1)
+    try:
+        yield
+    finally:
+        _NNI_NUMBERS = saved
+
+
 class Mutable(nn.Module):
     """Base of every choice point. ``label`` is set when a mutator attaches itself.
+
+    ``key`` is the key given, else for a :class:`LayerChoice` or :class:`InputChoice` the key NNI
+    v1 would have given it: its class name and its number in construction order
+    (``LayerChoice3``; ``nni_number``). Labels use only a given key (``explicit_key``): a keyless
+    mutable is labelled by its path (see :mod:`.space`), and an architecture file written by NNI
+    with numbered keys is mapped onto those labels (:meth:`~.space.ModelSpace.from_nni_keys`).
 
     Contract for mutators: a mutable calls exactly one hook of its mutator per ``forward``
     (``layer_choice_forward``, ``input_choice_forward`` or ``value_choice_value``).
     """
 
+    nni_numbered = False  # True: a keyless instance takes NNI's next number
+
     def __init__(self, key: str | None = None):
         super().__init__()
-        self.key = _check_key(key, type(self).__name__)
+        self._key = _check_key(key, type(self).__name__)
+        self.nni_number: int | None = next(_NNI_NUMBERS) if key is None and self.nni_numbered else None
         self.label: str | None = None
         self._mutator = None
+
+    @property
+    def key(self) -> str | None:
+        """The key given, else NNI's numbered key (``LayerChoice3``), else None."""
+        if self._key is not None:
+            return self._key
+        return f"{type(self).__name__}{self.nni_number}" if self.nni_number is not None else None
+
+    @key.setter
+    def key(self, value) -> None:
+        self._key = _check_key(value, type(self).__name__)
+
+    @property
+    def explicit_key(self) -> str | None:
+        """The key the model gave (None: labelled by its path)."""
+        return self._key
 
     def decision(self, label: str) -> Decision:
         """The decision this mutable stands for, under ``label``."""
@@ -110,18 +155,23 @@ class Mutable(nn.Module):
         return f"label={self.label or self.key!r}"
 
 
-class LayerChoice(Mutable):
+class LayerChoice(CandidateModules, Mutable):
     """Run one of several candidate modules (or a mixture of them, in weighted mutators).
 
     ``op_candidates`` is a list (names ``"0"``, ``"1"``, ...) or a mapping name -> module.
     The candidates are submodules named by their names. The mutator's outputs are combined by
     ``reduction`` (see :func:`reduce_tensors`); with ``return_mask`` the forward returns
-    ``(output, mask)`` where ``mask`` weighs each candidate.
+    ``(output, mask)`` where ``mask`` weighs each candidate. As in NNI, ``len()``, iteration and
+    indexing (by name or position) give the candidate modules, ``choices`` and ``length`` are
+    their list and number, and a candidate can be replaced (``lc[1] = m``) or deleted
+    (``del lc["conv5"]``) before a mutator attaches.
 
     >>> lc = LayerChoice([nn.Identity(), nn.ReLU()])
-    >>> lc.names
-    ['0', '1']
+    >>> lc.names, len(lc), lc.key.startswith("LayerChoice")
+    (['0', '1'], 2, True)
     """
+
+    nni_numbered = True
 
     def __init__(self, op_candidates, reduction: str = "sum", return_mask: bool = False, key: str | None = None):
         super().__init__(key)
@@ -152,12 +202,6 @@ class LayerChoice(Mutable):
         """The candidate modules, in candidate order."""
         return [self._modules[n] for n in self.names]
 
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def __getitem__(self, item) -> nn.Module:
-        return self._modules[item] if isinstance(item, str) else self.candidates[item]
-
     def decision(self, label: str) -> Decision:
         return Decision(label, "layer", tuple(self.names))
 
@@ -170,17 +214,27 @@ class LayerChoice(Mutable):
 class InputChoice(Mutable):
     """Choose ``n_chosen`` of a list of input tensors and reduce them.
 
-    Candidates are named by ``choose_from`` or ``"0"`` .. ``"n-1"``; ``n_chosen=None`` allows
-    any number (the empty choice included, which reduces to None). ``forward`` takes the list of
-    candidate tensors, in candidate order; entries that :meth:`needed_inputs` leaves out may be
-    None. ``edges`` maps a candidate to the label of the layer choice on its edge (a DARTS node's
-    input from one state goes through that edge's mixed op): weighted exports keep the candidates
-    whose edges are strongest (see :mod:`.arch_weights`).
+    ``choose_from`` gives the candidates' keys as NNI does: usually the keys of the mutables or
+    scopes the tensors come from, or :attr:`NO_KEY` (``""``) for a tensor without one;
+    ``n_candidates`` alone means that many ``NO_KEY`` candidates. Each candidate is named by its
+    key, or by its position (``"0"``, ``"1"``, ...) when it has none: the names are the
+    decision's options (``choose_from`` holds them, ``sources`` the keys as given); two
+    candidates with one name are an error. ``n_chosen=None`` allows any number (the empty choice
+    included, which reduces to None). ``forward`` takes the candidate tensors as a list in
+    candidate order, or as a dict keyed by the keys (or names); entries that
+    :meth:`needed_inputs` leaves out may be None. ``edges`` maps a candidate to the label of the
+    layer choice on its edge (a DARTS node's input from one state goes through that edge's mixed
+    op): weighted exports keep the candidates whose edges are strongest (see :mod:`.arch_weights`).
 
     >>> ic = InputChoice(choose_from=["x", "y", "z"], n_chosen=2, reduction="concat")
     >>> ic.n_candidates
     3
+    >>> InputChoice(choose_from=[InputChoice.NO_KEY, InputChoice.NO_KEY, "node0"], n_chosen=1).choose_from
+    ['0', '1', 'node0']
     """
+
+    NO_KEY = ""
+    nni_numbered = True
 
     def __init__(self, n_candidates: int | None = None, choose_from: Sequence[str] | None = None,
                  n_chosen: int | None = None, reduction: str = "sum", return_mask: bool = False,
@@ -191,24 +245,29 @@ class InputChoice(Mutable):
         if choose_from is None:
             if not isinstance(n_candidates, int) or isinstance(n_candidates, bool) or n_candidates < 1:
                 raise _error(f"InputChoice needs n_candidates >= 1 or choose_from, got n_candidates={n_candidates!r}")
-            choose_from = [str(i) for i in range(n_candidates)]
-        choose_from = list(choose_from)
-        if not choose_from or not all(isinstance(c, str) and c for c in choose_from):
-            raise _error(f"InputChoice: choose_from is a non-empty list of names, got {choose_from!r}")
-        if len(set(choose_from)) != len(choose_from):
-            raise _error(f"InputChoice: choose_from names a candidate twice: {choose_from!r}")
-        if n_candidates is not None and n_candidates != len(choose_from):
-            raise _error(f"InputChoice: n_candidates={n_candidates} but choose_from has {len(choose_from)} names")
+            choose_from = [self.NO_KEY] * n_candidates
+        sources = list(choose_from)
+        if not sources or not all(isinstance(c, str) for c in sources):
+            raise _error(f"InputChoice: choose_from is a non-empty list of keys (strings; NO_KEY is ''), "
+                         f"got {sources!r}")
+        names = [c if c != self.NO_KEY else str(i) for i, c in enumerate(sources)]
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise _error(f"InputChoice: choose_from names a candidate twice ({', '.join(twice)}): {sources!r}",
+                         hint="a candidate without a key is named by its position; give the others distinct keys")
+        if n_candidates is not None and n_candidates != len(names):
+            raise _error(f"InputChoice: n_candidates={n_candidates} but choose_from has {len(names)} names")
         if n_chosen is not None and (not isinstance(n_chosen, int) or isinstance(n_chosen, bool)
-                                     or not 1 <= n_chosen <= len(choose_from)):
-            raise _error(f"InputChoice: n_chosen must be None or 1..{len(choose_from)}, got {n_chosen!r}")
-        self.choose_from = choose_from
-        self.n_candidates = len(choose_from)
+                                     or not 1 <= n_chosen <= len(names)):
+            raise _error(f"InputChoice: n_chosen must be None or 1..{len(names)}, got {n_chosen!r}")
+        self.sources = sources
+        self.choose_from = names
+        self.n_candidates = len(names)
         self.n_chosen = n_chosen
         edges = dict(edges or {})
         for name, label in edges.items():
-            if name not in choose_from or not isinstance(label, str) or not label:
-                raise _error(f"InputChoice: edges maps candidates ({', '.join(choose_from)}) to layer-choice "
+            if name not in names or not isinstance(label, str) or not label:
+                raise _error(f"InputChoice: edges maps candidates ({', '.join(names)}) to layer-choice "
                              f"labels, got {name!r}: {label!r}")
         self.edges = edges
 
@@ -222,10 +281,7 @@ class InputChoice(Mutable):
 
     def forward(self, tensors):
         mutator = self._require_mutator()
-        tensors = list(tensors)
-        if len(tensors) != self.n_candidates:
-            raise _error(f"InputChoice '{self.label}': forward got {len(tensors)} inputs, "
-                         f"expected {self.n_candidates} ({', '.join(self.choose_from)})")
+        tensors = candidate_list(tensors, self.sources, self.choose_from, f"InputChoice '{self.label}'")
         outputs, mask = mutator.input_choice_forward(self, tensors)
         out = reduce_tensors(self.reduction, outputs)
         return (out, mask) if self.return_mask else out
@@ -258,9 +314,24 @@ class ValueChoice(Mutable):
     def decision(self, label: str) -> Decision:
         return Decision(label, "value", tuple(self.candidates))
 
+    #: True when the module using this choice computes its output for a mixture of values
+    #: (:meth:`mixture`), so that the weighted modes can learn it; a hand-written model that reads
+    #: ``.value`` gets one value from every mode.
+    relaxable = False
+    #: Why a module of a label that others relax cannot run a mixture (the weighted modes then
+    #: refuse the label with this reason); None when it can, or when nothing relaxes the label.
+    unrelaxable: str | None = None
+
     @property
     def value(self):
         return self._require_mutator().value_choice_value(self)
+
+    def mixture(self) -> list:
+        """The values this forward runs, each a :class:`~nascompile.nn.mutator.Weighted`
+        ``(value, weight, grad)`` (weight None: a single value that simply runs). A single-path mode gives one
+        value; DARTS every value with its softmax weight; GDAS one value with a straight-through
+        weight; ProxylessNAS two values with binary gates."""
+        return self._require_mutator().value_choice_mixture(self)
 
     def forward(self):
         return self.value

@@ -51,11 +51,15 @@ from .space import ModelSpace
 class Weighted(NamedTuple):
     """One value of a mixture (:meth:`Mutator.value_choice_mixture`): the module runs ``value``
     and scales its output by ``weight`` (None: 1, nothing to learn); with ``grad`` off it computes
-    that output without autograd (ProxylessNAS's idle path: its gate still gets a gradient)."""
+    that output without autograd (ProxylessNAS's idle path: its gate still gets a gradient).
+    With ``kernels`` a module holding one superkernel may instead run once with the weighted
+    sum of its values' masked weights (Single-Path NAS's relaxation; the same output when one
+    weight is 1 and the others 0)."""
 
     value: Any
     weight: torch.Tensor | None = None
     grad: bool = True
+    kernels: bool = False
 
 
 class Mutator:

@@ -4,10 +4,18 @@ The environment says what the script is run for:
 
 ``NASCOMPILE_SSGEN_OUTPUT=<file>``       record the model's space: write NNI's classic NAS
                                          search-space JSON there and exit with status 0
-                                         (``nascompile ss-gen --trial-command "python train.py"``).
+                                         (``nascompile ss-gen --trial-command "python train.py"``);
+                                         ``NNI_GEN_SEARCH_SPACE=<file>`` (what ``nnictl ss_gen``
+                                         set) does the same.
 ``NASCOMPILE_TRIAL_PARAMETERS=<file>``   fix the model to the tuner's parameters in that JSON
-                                         (``{"label": {"_value": .., "_idx": ..}}`` or plain values).
+                                         (``{"label": {"_value": .., "_idx": ..}}`` or plain values;
+                                         NNI's numbered keys and ``""`` input keys are understood,
+                                         so a search space NNI generated runs too).
 neither                                  standalone mode: the first candidate(s) of every choice.
+
+``prune=False`` keeps the whole model (every candidate's weights stay, so a supernet's
+``state_dict`` still loads) and runs only the chosen candidates, as NNI v1's classic mutator did
+(SPOS's tester loads the supernet weights, then evaluates each architecture).
 
 ``NASCOMPILE_TRIAL_RESULTS=<file>`` makes :func:`report_intermediate_result` and
 :func:`report_final_result` append one JSON line each; without it they log the result.
@@ -37,15 +45,16 @@ import torch.nn as nn
 from .. import atomic
 from ..arch import load_arch
 from ..errors import Loc, NasError
-from ..trial_env import SSGEN_OUTPUT, TRIAL_PARAMETERS, TRIAL_RESULTS  # noqa: F401 (re-exported)
+from ..trial_env import NNI_GEN_SEARCH_SPACE, SSGEN_OUTPUT, TRIAL_PARAMETERS, TRIAL_RESULTS  # noqa: F401
 from ..tuner_format import decode_tuner_parameters, nni_nas_search_space
 from .fixed import apply_arch
+from .mutables import InputChoice
 from .space import ModelSpace
 
 log = logging.getLogger(__name__)
 
 
-def get_and_apply_next_architecture(model: nn.Module) -> nn.Module:
+def get_and_apply_next_architecture(model: nn.Module, prune: bool = True) -> nn.Module:
     """Fix ``model`` to this trial's architecture (see the module docstring); returns it.
 
     Raises ``SystemExit(0)`` after writing the search space in ss-gen mode, and ArchError when
@@ -53,17 +62,36 @@ def get_and_apply_next_architecture(model: nn.Module) -> nn.Module:
     """
     space = ModelSpace(model)
     output = os.environ.get(SSGEN_OUTPUT)
-    if output:
-        atomic.write_json(output, nni_nas_search_space(space.decisions))
-        log.info("nascompile: wrote the search space of %d choices to %s", len(space.decisions), output)
+    nni_output = None if output else os.environ.get(NNI_GEN_SEARCH_SPACE)
+    if output or nni_output:
+        written = nni_nas_search_space(space.decisions) if output else nni_v1_search_space(space)
+        atomic.write_json(output or nni_output, written)
+        log.info("nascompile: wrote the search space of %d choices to %s", len(space.decisions), output or nni_output)
         raise SystemExit(0)
     path = os.environ.get(TRIAL_PARAMETERS)
     if path:
         params, source = load_arch(path)
-        return apply_arch(model, decode_tuner_parameters(params, space.decisions, source), source, space)
+        if "parameters" in params and "parameter_id" in params and "parameters" not in space.decisions:
+            params = params["parameters"]  # NNI's envelope
+        if isinstance(params, dict):
+            params = dict(space.from_nni_keys(params, source))
+        arch = decode_tuner_parameters(params, space.decisions, source)
+        return apply_arch(model, arch, source, space, prune=prune)
     log.warning("nascompile: standalone mode (%s is not set): the first candidate(s) of each of %d choices",
                 TRIAL_PARAMETERS, len(space.decisions))
-    return apply_arch(model, first_choices(space.decisions), "<standalone>", space)
+    return apply_arch(model, first_choices(space.decisions), "<standalone>", space, prune=prune)
+
+
+def nni_v1_search_space(space: ModelSpace) -> dict:
+    """The search space as ``nnictl ss_gen`` wrote it: keyed by NNI's keys (a keyless choice's
+    ``LayerChoice3``), an input choice's candidates its ``choose_from`` keys (``""`` for
+    ``NO_KEY``). Trial parameters keyed so map back onto the labels."""
+    keys = space.nni_keys()
+    out = nni_nas_search_space(space.decisions)
+    for e in space.entries:
+        if isinstance(e.module, InputChoice):
+            out[e.label]["_value"]["candidates"] = list(e.module.sources)
+    return {keys[label]: entry for label, entry in out.items()}
 
 
 def first_choices(decisions) -> dict:

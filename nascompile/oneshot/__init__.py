@@ -12,18 +12,27 @@ under its algorithm name in :data:`TRAINERS`, imported on first use (``nascompil
     trainer.train()
     trainer.export(file="final_architecture.json")
 
-Layout: :mod:`.trainer` (the base class around :class:`nascompile.train.Loop`),
-:mod:`.checkpoint`, :mod:`.callbacks`, :mod:`.distributed`, then one module per algorithm.
+The trainers keep NNI v1's data semantics (``dataset_train`` split for the weight and the
+architecture steps, ``dataset_valid`` only validates; ``arch_data`` changes that: :mod:`.data`),
+its positional order (``mutator`` after ``dataset_valid``), callbacks and mutators by name
+(:mod:`.nni_mutators`, :mod:`.enas_nni`); NNI's SPOS and ProxylessNAS trainers, with NNI's own
+signatures, are :mod:`.spos_nni` and :mod:`.proxyless_nni`, and :mod:`nascompile.nas.pytorch`
+lays it all out as NNI did.
+
+Layout: :mod:`.trainer` (the base class around :class:`nascompile.train.Loop`), :mod:`.data`,
+:mod:`.checkpoint` / :mod:`.checkpointing`, :mod:`.callbacks`, :mod:`.distributed`,
+:mod:`.visualization`, then one module per algorithm.
 """
 from __future__ import annotations
 
 from ..errors import NasError
 from ..registry import Registry
-from .callbacks import Callback
+from .callbacks import ArchitectureCheckpoint, Callback, LRSchedulerCallback, ModelCheckpoint, NniCallback
 
-__all__ = ["OneShotTrainer", "Callback", "accuracy", "TRAINERS", "get_trainer", "register_trainer", "algorithms",
+__all__ = ["OneShotTrainer", "Callback", "NniCallback", "LRSchedulerCallback", "ArchitectureCheckpoint",
+           "ModelCheckpoint", "accuracy", "TRAINERS", "get_trainer", "register_trainer", "algorithms",
            "EnasTrainer", "SposTrainer", "RandomTrainer", "DartsTrainer", "GdasTrainer", "ProxylessTrainer",
-           "FBNetTrainer"]
+           "FBNetTrainer", "SinglePathNasTrainer", "PathDropoutTrainer", "SmashTrainer"]
 
 TRAINERS: Registry[type] = Registry("search algorithm", NasError, loc="<algo>")
 for _name, _target in {
@@ -34,6 +43,9 @@ for _name, _target in {
     "gdas": "nascompile.oneshot.gdas:GdasTrainer",
     "proxyless": "nascompile.oneshot.proxyless:ProxylessTrainer",
     "fbnet": "nascompile.oneshot.fbnet:FBNetTrainer",
+    "single-path-nas": "nascompile.oneshot.single_path_nas:SinglePathNasTrainer",
+    "path-dropout": "nascompile.oneshot.path_dropout:PathDropoutTrainer",
+    "smash": "nascompile.oneshot.smash:SmashTrainer",
 }.items():
     TRAINERS.register(_name, _target)
 
@@ -56,7 +68,8 @@ def get_trainer(name: str) -> type:
 
 # class name -> algorithm, for ``from nascompile.oneshot import DartsTrainer``
 _CLASSES = {"EnasTrainer": "enas", "SposTrainer": "spos", "RandomTrainer": "random", "DartsTrainer": "darts",
-            "GdasTrainer": "gdas", "ProxylessTrainer": "proxyless", "FBNetTrainer": "fbnet"}
+            "GdasTrainer": "gdas", "ProxylessTrainer": "proxyless", "FBNetTrainer": "fbnet",
+            "SinglePathNasTrainer": "single-path-nas", "PathDropoutTrainer": "path-dropout", "SmashTrainer": "smash"}
 
 
 def __getattr__(name: str):

@@ -24,7 +24,13 @@ candidate excluding ``none``; each input choice keeps the ``n_chosen`` candidate
 (the layer choices feeding them, ``<node>/op{j}`` in a compiled DARTS space) have the strongest
 non-``none`` softmax weight (:func:`darts_export`: the mutator's rule, plus the ``<node>/op{j}``
 convention for input choices that name no edges). GDAS, ProxylessNAS and FBNet export the same
-way (:class:`ArchTrainer`).
+way (:class:`ArchTrainer`). In a hand-written model, the file :meth:`~ArchTrainer.export`
+writes also marks the op of every edge an input choice drops as not used (an all-false list, as
+NNI's DARTS export did; :meth:`~nascompile.nn.ModelSpace.unused_layers`), so that the fixed
+model prunes it; a compiled space's freezing drops those edges by itself.
+
+Data (NNI v1's, :mod:`.data`): the weights train on the first half of ``dataset_train``, alpha on
+the second half; ``dataset_valid`` only validates.
 
 Example::
 
@@ -43,8 +49,9 @@ from typing import Callable, Sequence
 
 import torch
 
+from ..arch import UNUSED
 from ..errors import Loc, NasError
-from ..nn.mutables import InputChoice
+from ..nn.mutables import InputChoice, LayerChoice
 from ..nn.weighted import WeightedMutator
 from .trainer import OneShotTrainer
 
@@ -164,23 +171,28 @@ def darts_export(mutator) -> dict:
     being the largest softmax weight of a real (non-``none``) candidate of the layer choice on
     it. A candidate's edge is the one the input choice's ``edges`` names, else the mutator's rule
     (a layer choice labelled by the candidate's name, or by the name next to the input choice),
-    else the compiled DARTS convention: candidate ``j`` of input choice ``<node>`` is fed by layer
-    choice ``<node>/op{j}``. Ties and candidates without an edge keep candidate order, edgeless
-    ones last. An input choice none of whose candidates has an edge keeps the mutator's answer.
+    else the layer choice whose key the candidate names (NNI's ``choose_from=[op.key ...]``, a
+    keyless op's key being NNI's numbered one), else the compiled DARTS convention: candidate
+    ``j`` of input choice ``<node>`` is fed by layer choice ``<node>/op{j}``. Ties and candidates
+    without an edge keep candidate order, edgeless ones last. An input choice none of whose
+    candidates has an edge keeps the mutator's answer.
     """
     sample = mutator.export()
     edges: dict[str, dict] = {}
+    by_key: dict[str, str] = {}
     for entry in mutator.space.entries:
         if isinstance(entry.module, InputChoice):
             edges.setdefault(entry.label, {}).update(entry.module.edges)
+        elif isinstance(entry.module, LayerChoice):
+            by_key.setdefault(entry.module.key, entry.label)
     alpha = mutator.alpha
     for label, d in mutator.decisions.items():
         if d.kind != "input":
             continue
         parent = label[:max(label.rfind("."), label.rfind("/")) + 1]
         own = edges.get(label, {})
-        found = [next((e for e in (own.get(name), name, parent + name, f"{label}/op{j}") if e in alpha), None)
-                 for j, name in enumerate(d.options)]
+        found = [next((e for e in (own.get(name), name, parent + name, by_key.get(name), f"{label}/op{j}")
+                       if e in alpha), None) for j, name in enumerate(d.options)]
         if not any(found):
             continue
         strength = [_edge_strength(mutator, e) for e in found]
@@ -255,6 +267,15 @@ class ArchTrainer(OneShotTrainer):
         """DARTS's derivation (:func:`darts_export`)."""
         return darts_export(self.mutator)
 
+    def export_file_sample(self) -> dict:
+        """:meth:`export_sample`, with the ops of the edges its input choices drop marked unused
+        in a hand-written model (module docstring)."""
+        sample = self.export_sample()
+        if getattr(self.model, "required_labels", None) is None:
+            for label in self.mutator.space.unused_layers(sample):
+                sample[label] = UNUSED
+        return sample
+
     def extra_state(self) -> dict:
         return {"arch_optimizer": self.arch_optimizer.state_dict()}
 
@@ -278,6 +299,7 @@ class DartsTrainer(ArchTrainer):
 
     algorithm = "darts"
     valid_fraction = 0.5  # DARTS holds out half of the training data for the architecture step
+    mutator_type = WeightedMutator
 
     def __init__(self, model, loss, metrics, optimizer, num_epochs, dataset_train, dataset_valid, *args,
                  arc_learning_rate: float = 3e-4, arc_weight_decay: float = 1e-3, unrolled: bool = False,
@@ -289,6 +311,9 @@ class DartsTrainer(ArchTrainer):
 
     def build_mutator(self):
         return WeightedMutator(self.model, add_none=True, seed=self.seed)
+
+    def weight_samples(self, n: int) -> int:
+        return n // 2  # NNI: the first half trains the weights
 
     def loss_on(self, batch) -> torch.Tensor:
         """The model's loss on ``(inputs, targets)``."""

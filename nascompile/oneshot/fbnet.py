@@ -61,7 +61,7 @@ def fbnet_tau(epoch: int, tau: float = 5.0, decay: float = 0.956) -> float:
 
 class RecordingMutator(WeightedMutator):
     """A :class:`WeightedMutator` that, while ``recording`` is on, keeps the weights of every
-    layer-choice call (``drawn[label]`` lists them), so a loss can use the very Gumbel sample the
+    layer-choice call and every relaxed value choice's (``drawn[label]`` lists them), so a loss can use the very Gumbel sample the
     forward ran with. :meth:`clear` forgets them."""
 
     def __init__(self, *args, **kwargs):
@@ -77,6 +77,12 @@ class RecordingMutator(WeightedMutator):
         if self.recording:
             self.drawn.setdefault(choice.label, []).append(weights)
         return outputs, weights
+
+    def draw_mixture(self, label: str) -> list:
+        mix = super().draw_mixture(label)
+        if self.recording:
+            self.drawn.setdefault(label, []).append(torch.stack([m.weight for m in mix]))
+        return mix
 
     def drawn_weights(self) -> dict[str, torch.Tensor]:
         """Per label, the mean of the weights its calls drew since :meth:`clear`."""
@@ -148,4 +154,4 @@ class FBNetTrainer(ArchTrainer):
     def load_extra_state(self, state: dict) -> None:
         super().load_extra_state(state)
         if "cost_table" in state:
-            self.cost_table = CostTable.from_dict(state["cost_table"]).check(self.mutator.decisions)
+            self.cost_table = CostTable.from_dict(state["cost_table"]).check(self.mutator.decisions, self.mutator.alpha)

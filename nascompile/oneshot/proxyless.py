@@ -61,8 +61,8 @@ MODEL = Loc("<model>")
 
 @dataclass(frozen=True)
 class CostTable:
-    """Per-candidate costs of the layer choices: ``costs[label][j]`` is the cost of candidate
-    ``j`` of ``label``, summed over every module carrying that label (all normal cells of DARTS
+    """Per-option costs of the learnt choices: ``costs[label][j]`` is the cost of candidate (or
+    value) ``j`` of ``label``, summed over every module carrying that label (all normal cells of DARTS
     share one); ``base`` is the cost outside the choices; ``unit`` names what is counted.
 
     ``expected(probs)`` is ``base + sum_l probs[l] . costs[l]`` (differentiable in ``probs``).
@@ -88,20 +88,22 @@ class CostTable:
         object.__setattr__(self, "costs", costs)
         object.__setattr__(self, "base", float(self.base))
 
-    def check(self, decisions: Mapping) -> "CostTable":
-        """Raise :class:`NasError` unless every layer choice of ``decisions`` has one cost per
-        candidate (and the table names no other label); returns self."""
-        layers = {label: d for label, d in decisions.items() if d.kind == "layer"}
-        for label, d in layers.items():
+    def check(self, decisions: Mapping, learnt=()) -> "CostTable":
+        """Raise :class:`NasError` unless every layer choice of ``decisions`` and every other
+        choice in ``learnt`` (a mutator's value and depth labels with architecture weights) has
+        one cost per option (and the table names no other label); returns self."""
+        needed = {label: d for label, d in decisions.items() if d.kind == "layer" or label in learnt}
+        for label, d in needed.items():
+            what = "candidate" if d.kind == "layer" else "value"
             if label not in self.costs:
-                raise NasError(f"cost table has no costs for layer choice '{label}'", Loc(path=label),
-                               hint=f"give {len(d.options)} costs, one per candidate: {', '.join(d.options)}")
+                raise NasError(f"cost table has no costs for {d.kind} choice '{label}'", Loc(path=label),
+                               hint=f"give {len(d.options)} costs, one per {what}: {', '.join(map(str, d.options))}")
             if len(self.costs[label]) != len(d.options):
                 raise NasError(f"cost table gives {len(self.costs[label])} costs for '{label}', which has "
-                               f"{len(d.options)} candidates ({', '.join(d.options)})", Loc(path=label))
-        extra = sorted(set(self.costs) - set(layers))
+                               f"{len(d.options)} {what}s ({', '.join(map(str, d.options))})", Loc(path=label))
+        extra = sorted(set(self.costs) - set(needed))
         if extra:
-            raise NasError(f"cost table names '{extra[0]}', which is not a layer choice of the model",
+            raise NasError(f"cost table names '{extra[0]}', which is not a learnt choice of the model",
                            Loc(path=extra[0]))
         return self
 
@@ -151,10 +153,20 @@ class CostTable:
             raise NasError(f"cost table: metric is 'flops' or 'params', got {metric!r}", Loc())
         column = 1 if metric == "flops" else 0
         graph = space.graph
-        default = {label: (d.domain()[-1] if d.kind == "input" else d.options[0])
-                   for label, d in graph.decisions.items()}
+        ops = getattr(space, "ops", None)
+        default = {label: (d.domain()[-1] if d.kind == "input" else max(d.options) if d.kind == "depth"
+                           else d.options[0]) for label, d in graph.decisions.items()}
         costs: dict[str, list[float]] = {}
-        base = _graph_cost(graph, getattr(space, "ops", None), column, default, costs)
+        base = _graph_cost(graph, ops, column, default, costs)
+        # a value or depth choice scales everything it touches, so its row is a first-order
+        # one: the network's cost with that choice at each value and the others at their default
+        # (shifted so its cheapest value costs 0: the table's costs are non-negative)
+        for label, d in graph.decisions.items():
+            if d.kind in ("value", "depth"):
+                row = [_graph_cost(graph, ops, column, {**default, label: v}, {}) - base for v in d.options]
+                low = min(row)
+                costs[label] = [c - low for c in row]
+                base += low
         ordered = {label: costs[label] for label, d in graph.decisions.items() if label in costs}
         return cls(ordered, base, "MACs" if metric == "flops" else "parameters")
 
@@ -222,7 +234,7 @@ def _graph_cost(graph, ops, column: int, default: dict, table: dict) -> float:
         elif node.kind == "cell":
             total += _graph_cost(node.regions[0], ops, column, default, table)
         elif node.kind == "repeat":
-            depth = len(node.regions) if node.target is not None else node.kwargs["depths"][0]
+            depth = default.get(node.target, len(node.regions)) if node.target is not None else node.kwargs["depths"][0]
             for region in node.regions[:depth]:
                 total += _graph_cost(region, ops, column, default, table)
         elif node.kind == "layer_choice":
@@ -286,7 +298,7 @@ def resolve_cost_table(trainer, table) -> CostTable:
         table = CostTable.from_dict(table)
     elif not isinstance(table, CostTable):
         raise NasError(f"a cost table is a CostTable, a dict or a name, got {type(table).__name__}", MODEL)
-    return table.check(trainer.mutator.decisions)
+    return table.check(trainer.mutator.decisions, trainer.mutator.alpha)
 
 
 def uniform_probs(mutator) -> dict[str, torch.Tensor]:
@@ -353,6 +365,6 @@ class ProxylessTrainer(ArchTrainer):
     def load_extra_state(self, state: dict) -> None:
         super().load_extra_state(state)
         if "cost_table" in state:  # a measured table differs run to run: keep the run's own
-            self.cost_table = CostTable.from_dict(state["cost_table"]).check(self.mutator.decisions)
+            self.cost_table = CostTable.from_dict(state["cost_table"]).check(self.mutator.decisions, self.mutator.alpha)
         if "ref_value" in state:
             self.ref_value = float(state["ref_value"])

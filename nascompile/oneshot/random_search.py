@@ -6,8 +6,13 @@ shared weights take one step of the user's optimizer on a training batch. Search
 epoch): ``num_samples`` architectures are drawn the same way (within the parameter/FLOPs bounds,
 if any), each is scored on the validation set with the shared weights (after re-estimating
 BatchNorm statistics on ``bn_batches`` training batches, as SPOS does; 0: off), and the best
-one is exported. Scores: ``rank_metric`` of the validation metrics (``rank_mode`` "max" or
-"min"); by default the accuracy ``acc`` when the metrics have it, else the negative loss.
+one is exported. Architectures are scored on the architecture's data (NNI's semantics: the
+held-out tail of ``dataset_train``; see :mod:`.data`), never on ``dataset_valid``. Scores:
+``rank_metric`` of those metrics (``rank_mode`` "max" or "min", by default inferred from the
+name); by default a metric the user's ``metrics`` returns: an accuracy (``acc``, ``acc1``,
+``top1``, ``accuracy``) maximised, else its only metric when that is an error (``mse``, ``mae``,
+``*err*``, ``*loss*``) minimised; with no ``metrics`` function, the loss, minimised. Metrics none
+of which fits are refused (one error, after the first epoch's validation): name ``rank_metric``.
 
 Bounds: ``max_params`` / ``max_flops`` (MACs) are checked with ``cost_function(sample) ->
 {"params": int, "flops": int}``; by default it is computed from the IR (freeze + the op cost
@@ -37,10 +42,44 @@ import torch.nn as nn
 from ..arch import encode_arch
 from ..errors import Loc, NasError
 from ..nn import SinglePathMutator
-from ..train import BatchStream
+from ..train import batch_stream
 from .trainer import OneShotTrainer
 
-__all__ = ["RandomTrainer", "ir_cost_function"]
+__all__ = ["RandomTrainer", "ir_cost_function", "rank_key"]
+
+ACCURACIES = ("acc", "acc1", "top1", "accuracy", "top1_acc", "acc_top1")
+
+
+def rank_key(metrics: Mapping, rank_metric: str | None = None, rank_mode: str | None = None,
+             user_metrics: bool = True) -> tuple[str, str]:
+    """``(metric name, "max" | "min")`` that ranks architectures by ``metrics`` (loss and the
+    user's metrics); see the module docstring. One NasError when none fits.
+
+    >>> rank_key({"loss": 1.0, "acc1": 0.5, "acc5": 0.9})
+    ('acc1', 'max')
+    >>> rank_key({"loss": 1.0, "mse": 0.2})
+    ('mse', 'min')
+    """
+    def minimised(name: str) -> bool:
+        low = name.lower()
+        return low in ("mse", "mae", "rmse", "nll", "ppl", "perplexity") or "err" in low or "loss" in low
+
+    if rank_metric is not None:
+        if rank_metric not in metrics:
+            raise NasError(f"rank_metric '{rank_metric}' is not among the metrics ({', '.join(metrics)})",
+                           Loc("<trainer>"))
+        return rank_metric, rank_mode or ("min" if minimised(rank_metric) else "max")
+    own = [k for k in metrics if k != "loss"]
+    if not own and not user_metrics:
+        return "loss", "min"
+    name = next((k for k in ACCURACIES if k in own), None)
+    if name is not None:
+        return name, rank_mode or "max"
+    if len(own) == 1 and minimised(own[0]):
+        return own[0], rank_mode or "min"
+    raise NasError(f"which metric ranks the architectures? the metrics are {', '.join(own) or 'none but the loss'}"
+                   f", none an accuracy or an error", Loc("<trainer>"),
+                   hint="pass rank_metric=NAME (and rank_mode='max' or 'min')")
 
 
 def ir_cost_function(model: nn.Module | None = None, space=None) -> Callable | None:
@@ -73,9 +112,9 @@ class RandomTrainer(OneShotTrainer):
     def __init__(self, model: nn.Module, loss: Callable, metrics: Callable | None, optimizer, num_epochs: int,
                  dataset_train, dataset_valid, *args, num_samples: int = 100, max_params: int | None = None,
                  max_flops: int | None = None, cost_function: Callable | None = None, rank_metric: str | None = None,
-                 rank_mode: str = "max", bn_batches: int = 0, eval_batches: int | None = None,
+                 rank_mode: str | None = None, bn_batches: int = 0, eval_batches: int | None = None,
                  max_tries: int = 1000, **kwargs):
-        if rank_mode not in ("max", "min"):
+        if rank_mode not in ("max", "min", None):
             raise NasError(f"rank_mode is 'max' or 'min', got {rank_mode!r}", Loc("<trainer>"))
         if not isinstance(num_samples, int) or num_samples < 1:
             raise NasError(f"num_samples must be a positive int, got {num_samples!r}", Loc("<trainer>"))
@@ -140,15 +179,16 @@ class RandomTrainer(OneShotTrainer):
                        hint="loosen the bound")
 
     def score(self, metrics: Mapping) -> float:
-        """Higher is better."""
-        name = self.rank_metric or ("acc" if "acc" in metrics else None)
-        if name is None:
-            return -float(metrics["loss"])
-        if name not in metrics:
-            raise NasError(f"rank_metric '{name}' is not among the validation metrics ({', '.join(metrics)})",
-                           Loc("<trainer>"))
+        """Higher is better (module docstring: which metric, which way)."""
+        name, mode = rank_key(metrics, self.rank_metric, self.rank_mode, self.metrics is not None)
         value = float(metrics[name])
-        return value if (self.rank_mode == "max" or self.rank_metric is None) else -value
+        return value if mode == "max" else -value
+
+    def epoch_end(self, epoch: int) -> dict:
+        valid = super().epoch_end(epoch)
+        if valid:
+            rank_key(valid, self.rank_metric, self.rank_mode, self.metrics is not None)  # refuse early
+        return valid
 
     def evaluate_sample(self, sample: Mapping) -> tuple[float, dict]:
         """``(score, validation metrics)`` of one architecture with the shared weights (cached)."""
@@ -157,7 +197,7 @@ class RandomTrainer(OneShotTrainer):
             return self._scores[key]
         saved = self._recalibrate(sample) if self.bn_batches else None
         try:
-            metrics = self.evaluate(sample=sample, max_batches=self.eval_batches)
+            metrics = self.evaluate(self.batches_of(self.dataset_arch), sample=sample, max_batches=self.eval_batches)
         finally:
             if saved is not None:
                 self._restore_bn(saved)
@@ -184,8 +224,8 @@ class RandomTrainer(OneShotTrainer):
             m.momentum = None
         previous = self.mutator.export()
         self.mutator.set_sample(sample)
-        stream = BatchStream(self.dataset_train, self.batch_size, seed=self.seed, salt=3,
-                             rank=self.rank, world_size=self.world_size)
+        stream = batch_stream(self.data.weights, self.batch_size, seed=self.seed, salt=3,
+                              rank=self.rank, world_size=self.world_size)
         was_training = self.model.training
         self.model.train()
         try:

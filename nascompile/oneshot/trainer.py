@@ -17,8 +17,18 @@ checkpoint must hold: an architecture optimizer, a controller) and ``validate()`
 
 Contracts
 ---------
-* **Data**: batch ``k`` of epoch ``e`` is a pure function of ``(seed, e, k)``
-  (:class:`~nascompile.train.BatchStream`): a resumed run reads what the killed run would have.
+* **Data** (:mod:`.data`): as in NNI v1, ``dataset_train`` is split by index for the weight
+  steps (:attr:`train_batches`) and the architecture steps (:attr:`valid_batches`, NNI's
+  "valid loader"), and ``dataset_valid`` only validates (NNI's "test loader"); ``arch_data``
+  changes that (``"valid"``: the command line's own split). Batch ``k`` of epoch ``e`` is a pure
+  function of ``(seed, e, k)`` (:class:`~nascompile.train.BatchStream`; ``DataLoader`` s are
+  taken apart into their dataset, sampler indices and batch size): a resumed run reads what the
+  killed run would have.
+* **NNI v1's API** besides: ``mutator=`` (a mutator already attached to the model, in NNI's
+  position after ``dataset_valid``), NNI's callbacks (:mod:`.callbacks`), ``train(validate=)``,
+  :meth:`enable_visualization`, and ``aux_weight`` for models that return ``(logits,
+  aux_logits)`` (the loss adds ``aux_weight`` times the auxiliary loss; metrics, rewards and
+  validation see the logits only).
 * **Checkpoints** (``checkpoint_dir/last.pt``, atomic, at every epoch end and every
   ``checkpoint_every`` steps; :mod:`.checkpoint`) hold the model, optimizer, scheduler, the
   mutator's ``state_dict()``, ``extra_state()``, the RNG states, the loop's counters and a
@@ -48,7 +58,6 @@ Example (a subclass)::
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
@@ -58,27 +67,25 @@ import torch.nn as nn
 
 from .. import atomic
 from ..arch import encode_arch
-from ..errors import CheckpointError, Loc, NasError
+from ..errors import Loc, NasError
 from ..logs import console, get_logger
-from ..train import BatchStream, Loop, evaluate, metric_values, rng_state, seed_everything, \
-    set_rng_state, to_device, weight_step
-from .callbacks import Callback
-from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_NAME, check_fingerprint, fingerprint, load_checkpoint, \
-    save_checkpoint
+from ..nn.mutator import Mutator
+from ..train import Loop, MainAndAux, OnMainOutput, batch_stream, evaluate, metric_values, seed_everything, \
+    to_device, weight_step
+from .callbacks import Callback, adapt_callbacks
+from .checkpointing import Checkpointing
+from .data import search_data
 from .distributed import Ranks
-from .trainer_hooks import Counted, TrainerHooks
 from .metrics_log import MetricsLog
+from .trainer_hooks import Counted, TrainerHooks
+from .visualization import enable_visualization, finish_visualization
 
 __all__ = ["OneShotTrainer"]
 
 logger = get_logger(__name__)
 
 
-def _describe(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-class OneShotTrainer:
+class OneShotTrainer(Checkpointing):
     """Base of the one-shot trainers (see the module docstring for the subclass contract).
 
     Arguments (those of NNI's quick start, then ours):
@@ -88,7 +95,9 @@ class OneShotTrainer:
     metrics          ``metrics(output, target) -> {name: float}`` (e.g. :func:`~nascompile.train.accuracy`)
     optimizer        the weights' optimizer (over ``model.parameters()``)
     num_epochs       epochs of search
-    dataset_train    training data (weights); ``dataset_valid``: validation data (architecture)
+    dataset_train    training data: weights, and (split off, ``arch_fraction``) architecture
+    dataset_valid    validation data (epoch-end metrics, :meth:`validate`); see :mod:`.data`
+    mutator          a mutator attached to ``model`` (of ``mutator_type``); None: the trainer's own
     batch_size       global batch size (split across ranks when distributed)
     workers          loader processes for map-style datasets that are not in memory
     device           ``"cpu"``, ``"cuda"``, a ``torch.device`` or None (cuda when available)
@@ -104,17 +113,30 @@ class OneShotTrainer:
     verbose          log progress lines
     space            the compiled space the supernet was built from, when there is one (costs
                      from the IR: SPOS's bounds, ProxylessNAS's latency)
+    arch_data        ``"split"`` (NNI: the tail of ``dataset_train``), ``"valid"`` (``dataset_valid``)
+                     or the architecture's own dataset (:mod:`.data`)
+    aux_weight       None: ``loss`` and ``metrics`` see the model's output as it is; a number:
+                     NNI's ``(logits, aux_logits)`` convention (module docstring)
     """
 
     algorithm = "oneshot"
     valid_fraction = 0.2   # share of the training data the command line holds out for dataset_valid
-    cli_defaults: Mapping = {}  # keyword arguments for short command-line runs on small data
+    arch_fraction: float | None = None  # share of dataset_train for the architecture (None: valid_fraction)
+    mutator_type: type = Mutator  # what a given ``mutator=`` must be
+    # command-line keyword arguments: its own splits, then settings for short runs (extended by subclasses)
+    cli_defaults: Mapping = {"arch_data": "valid"}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "cli_defaults" in cls.__dict__:
+            cls.cli_defaults = {**OneShotTrainer.cli_defaults, **cls.__dict__["cli_defaults"]}
 
     def __init__(self, model: nn.Module, loss: Callable, metrics: Callable | None, optimizer, num_epochs: int,
-                 dataset_train, dataset_valid, batch_size: int = 64, workers: int = 0, device=None,
+                 dataset_train, dataset_valid, mutator=None, batch_size: int = 64, workers: int = 0, device=None,
                  log_frequency: int | None = None, callbacks: Sequence[Callback] = (), seed: int = 0,
                  checkpoint_dir=None, checkpoint_every: int | None = None, metrics_file=None,
-                 lr_scheduler=None, grad_clip: float | None = None, verbose: bool = True, space=None):
+                 lr_scheduler=None, grad_clip: float | None = None, verbose: bool = True, space=None,
+                 arch_data="split", aux_weight: float | None = None):
         if not isinstance(num_epochs, int) or num_epochs < 0:
             raise NasError(f"num_epochs must be an int >= 0, got {num_epochs!r}", Loc("<trainer>"))
         if checkpoint_every is not None and (not isinstance(checkpoint_every, int) or checkpoint_every < 1):
@@ -125,14 +147,15 @@ class OneShotTrainer:
         seed_everything(self.seed)
         self.device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device)
-        self.loss = loss
-        self.metrics = metrics
+        self.aux_weight = aux_weight
+        self.loss = loss if aux_weight is None else MainAndAux(loss, aux_weight)
+        self.eval_loss = loss if aux_weight is None else OnMainOutput(loss)  # validation: the logits only
+        self.metrics = metrics if aux_weight is None or metrics is None else OnMainOutput(metrics)
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler
         self.batch_size = batch_size
         self.workers = workers
         self.log_frequency = log_frequency
-        self.callbacks = list(callbacks or ())
         self.grad_clip = grad_clip
         self.verbose = verbose
         self.space = space
@@ -152,14 +175,19 @@ class OneShotTrainer:
                        world_size=self.world_size)
         self.dataset_train = dataset_train
         self.dataset_valid = dataset_valid
-        self.train_batches = BatchStream(dataset_train, salt=1, **streams)
-        self.valid_batches = BatchStream(dataset_valid, salt=2, **streams)
+        self.data = search_data(dataset_train, dataset_valid, arch_data, self.weight_samples)
+        self.dataset_arch = self.data.arch
+        self.train_batches = batch_stream(self.data.weights, salt=1, **streams)   # the weight steps
+        self.valid_batches = batch_stream(self.data.arch, salt=2, **streams)      # the architecture steps
 
         self.history: list[dict] = []  # epoch records of this process
         self._network = None
         self._epoch_started = time.time()
-        self.mutator = self.build_mutator()
+        self._validate_epochs = True
+        self.visualization_dir: Path | None = None
+        self.mutator = self._given_mutator(mutator) if mutator is not None else self.build_mutator()
         self._fingerprint = None
+        self.callbacks = adapt_callbacks(callbacks, self)
 
     # --- the loop's counters ------------------------------------------------------------------
     @property
@@ -197,9 +225,28 @@ class OneShotTrainer:
     def steps_per_epoch(self) -> int:
         return len(self.train_batches)
 
+    def weight_samples(self, n: int) -> int:
+        """How many of ``n`` training samples train the weights when ``arch_data`` is
+        ``"split"`` (the first ones; the rest are the architecture's)."""
+        fraction = self.valid_fraction if self.arch_fraction is None else self.arch_fraction
+        return n - int(n * fraction + 1e-9)
+
+    def _given_mutator(self, mutator):
+        if not isinstance(mutator, self.mutator_type):
+            raise NasError(f"{type(self).__name__} takes a mutator of type {self.mutator_type.__name__}, got "
+                           f"{type(mutator).__name__}", Loc("<trainer>"), hint="or leave mutator=None")
+        if mutator.model is not self.model:
+            raise NasError(f"the {type(mutator).__name__} given was built for another model", Loc("<trainer>"))
+        return mutator
+
     def export_sample(self) -> dict:
         """The canonical sample of the architecture found so far."""
         return self.mutator.export()
+
+    def export_file_sample(self) -> dict:
+        """What :meth:`export` writes: :meth:`export_sample` (trainers that learn edge weights
+        also mark the ops of dropped edges unused, as NNI's DARTS did)."""
+        return self.export_sample()
 
     def epoch_end(self, epoch: int) -> dict:
         """Called after the last step of each epoch; returns the validation metrics to log."""
@@ -265,19 +312,22 @@ class OneShotTrainer:
         mode without gradients. With ``sample`` the single-path mutator runs that architecture
         and then gets its previous sample back."""
         if batches is None:
-            batches = BatchStream(self.dataset_valid, self.batch_size, shuffle=False,
-                                  rank=self.rank, world_size=self.world_size)
+            batches = self.batches_of(self.data.valid)
         previous = None
         if sample is not None:
             previous = self.mutator.export()
             self.mutator.set_sample(sample)
         counted = Counted(batches)
         try:
-            means = evaluate(self.model, counted, self.loss, self.metrics, self.device, max_batches)
+            means = evaluate(self.model, counted, self.eval_loss, self.metrics, self.device, max_batches)
         finally:
             if previous is not None:
                 self.mutator.set_sample(previous)
         return self.all_mean(means, float(counted.samples))
+
+    def batches_of(self, data):
+        """The batches of ``data`` in order (evaluation: no shuffling), this rank's share."""
+        return batch_stream(data, self.batch_size, shuffle=False, rank=self.rank, world_size=self.world_size)
 
     def validate(self) -> dict:
         """Loss and metrics of the exported architecture on the validation set (for mutators
@@ -290,9 +340,10 @@ class OneShotTrainer:
         self.loop.stop()
 
     # --- the loop ----------------------------------------------------------------------------------
-    def train(self) -> dict | None:
+    def train(self, validate: bool = True) -> dict | None:
         """Run (or continue, after :meth:`resume`) the search; returns the last epoch's record
-        (None when stopped)."""
+        (None when stopped). ``validate=False`` skips each epoch's validation (NNI's flag)."""
+        self._validate_epochs = bool(validate)
         self.model.train()
         for cb in self.callbacks:
             cb.on_train_begin(self)
@@ -302,14 +353,22 @@ class OneShotTrainer:
         self.search_end()
         for cb in self.callbacks:
             cb.on_train_end(self)
+        if self.visualization_dir is not None:
+            finish_visualization(self)
         return self.history[-1] if self.history else None
+
+    def enable_visualization(self, log_dir=None) -> Path:
+        """NNI's switch for its NAS UI: from now on the run is written where ``nascompile ui`` reads
+        it (``log_dir``, default ``logs/<timestamp>`` as NNI: ``run.json``, ``metrics.jsonl``,
+        and ``arch.json`` at the end); returns the folder (:mod:`.visualization`)."""
+        return enable_visualization(self, log_dir)
 
     def _step(self, epoch: int, step: int) -> dict:
         self.model.train()
         return self.train_step(epoch, step) or {}
 
     def _epoch_record(self, epoch: int, train_means: dict) -> dict:
-        valid = self.epoch_end(epoch) or {}
+        valid = (self.epoch_end(epoch) or {}) if self._validate_epochs else {}
         if self.lr_scheduler is not None:
             self.lr_scheduler.step()
         record = {"kind": "epoch", "epoch": epoch, "global_step": self.global_step, "train": train_means,
@@ -323,70 +382,11 @@ class OneShotTrainer:
     # --- export --------------------------------------------------------------------------------
     def export(self, file=None) -> dict:
         """The found architecture as flat architecture JSON (label -> choice); written atomically
-        to ``file`` when given (by rank 0)."""
-        arch = encode_arch(self.export_sample(), self.mutator.decisions)
+        to ``file`` when given (by rank 0). See :meth:`export_file_sample`."""
+        arch = encode_arch(self.export_file_sample(), self.mutator.decisions)
         if file is not None and self.is_main:
             atomic.write_json(file, arch)
         return arch
-
-    # --- checkpoints -----------------------------------------------------------------------------
-    def fingerprint(self) -> dict:
-        if self._fingerprint is None:
-            self._fingerprint = fingerprint(self.model, self.mutator.decisions, self.algorithm)
-        return self._fingerprint
-
-    def state_dict(self) -> dict:
-        """Everything a resumed run needs (see the module docstring)."""
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "fingerprint": self.fingerprint(),
-            **self.loop.state_dict(),
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict() if self.optimizer is not None else None,
-            "lr_scheduler": self.lr_scheduler.state_dict() if self.lr_scheduler is not None else None,
-            "mutator": self.mutator.state_dict(),
-            "extra": self.extra_state(),
-            "rng": rng_state(),
-            "history": json.dumps(self.history),
-        }
-
-    def load_state_dict(self, state: Mapping, source: str = "<checkpoint>") -> None:
-        """Restore a :meth:`state_dict`; refuses one of another space or algorithm."""
-        check_fingerprint(state.get("fingerprint") or {}, self.fingerprint(), source)
-        try:
-            self.model.load_state_dict(state["model"])
-            if self.optimizer is not None and state.get("optimizer") is not None:
-                self.optimizer.load_state_dict(state["optimizer"])
-            if self.lr_scheduler is not None and state.get("lr_scheduler") is not None:
-                self.lr_scheduler.load_state_dict(state["lr_scheduler"])
-            self.mutator.load_state_dict(state["mutator"])
-            self.load_extra_state(state.get("extra") or {})
-            self.loop.load_state_dict(state)
-            self.history = json.loads(state.get("history") or "[]")
-            set_rng_state(state["rng"])
-        except (KeyError, ValueError, TypeError, RuntimeError) as err:
-            raise CheckpointError(f"the checkpoint does not fit this trainer: {type(err).__name__}: "
-                                  f"{str(err).splitlines()[0][:200] if str(err) else ''}", Loc(source)) from None
-
-    def checkpoint_path(self) -> Path | None:
-        return self.checkpoint_dir / CHECKPOINT_NAME if self.checkpoint_dir is not None else None
-
-    def save_checkpoint(self, path=None) -> None:
-        """Write :meth:`state_dict` atomically (rank 0; default ``checkpoint_dir/last.pt``)."""
-        path = Path(path) if path is not None else self.checkpoint_path()
-        if path is None or not self.is_main:
-            return
-        save_checkpoint(path, self.state_dict())
-
-    def resume(self, path=None) -> "OneShotTrainer":
-        """Load a checkpoint (default ``checkpoint_dir/last.pt``) so that :meth:`train` continues
-        it; the metrics log loses the records written after it."""
-        path = Path(path) if path is not None else self.checkpoint_path()
-        if path is None:
-            raise CheckpointError("no checkpoint to resume: the trainer has no checkpoint_dir", Loc("<trainer>"))
-        self.load_state_dict(load_checkpoint(path), str(path))
-        self.log.truncate(self.epoch, self.global_step)
-        return self
 
     # --- logging -----------------------------------------------------------------------------
     def _print(self, line: str) -> None:
@@ -395,4 +395,4 @@ class OneShotTrainer:
 
     @staticmethod
     def _format(values: Mapping) -> str:
-        return " ".join(f"{k} {_describe(v)}" for k, v in values.items())
+        return " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items())

@@ -4,11 +4,13 @@ network is trained for (:class:`Task`), deterministic batches, augmentations and
 Knows nothing of search: it trains a module on batches. The one-shot trainers
 (:mod:`nascompile.oneshot`), ``nascompile retrain`` and the multi-trial worker build on it.
 """
-from .batches import BatchStream, as_dataset, mix_seed
+from .batches import BatchStream, LoaderStream, as_dataset, batch_stream, mix_seed
+from .meters import AverageMeter, AverageMeterGroup
 from .loop import Loop, LoopHooks, evaluate, fit, metric_values, to_device, weight_step
 from .rng import rng_state, seed_everything, set_rng_state
-from .tasks import AuxLoss, Task, accuracy, first_output, task_for
+from .tasks import AuxLoss, MainAndAux, OnMainOutput, Task, accuracy, first_output, task_for
 
-__all__ = ["BatchStream", "as_dataset", "mix_seed", "Loop", "LoopHooks", "evaluate", "fit", "metric_values",
-           "to_device", "weight_step", "rng_state", "seed_everything", "set_rng_state", "AuxLoss", "Task",
-           "accuracy", "first_output", "task_for"]
+__all__ = ["BatchStream", "LoaderStream", "as_dataset", "batch_stream", "mix_seed", "Loop", "LoopHooks",
+           "evaluate", "fit", "metric_values", "to_device", "weight_step", "rng_state", "seed_everything",
+           "set_rng_state", "AuxLoss", "MainAndAux", "OnMainOutput", "Task", "accuracy", "first_output", "task_for",
+           "AverageMeter", "AverageMeterGroup"]

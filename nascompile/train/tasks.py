@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from ..errors import Loc, NasError
 
-__all__ = ["Task", "AuxLoss", "accuracy", "first_output", "task_for"]
+__all__ = ["Task", "AuxLoss", "MainAndAux", "OnMainOutput", "accuracy", "first_output", "task_for"]
 
 
 def first_output(output):
@@ -85,3 +85,31 @@ class AuxLoss:
             return value + self.weight * self.loss(output[1], target)
         self.missing = True
         return value
+
+
+class MainAndAux:
+    """NNI's convention for a network that returns ``(logits, aux_logits)`` (ENAS's and DARTS's
+    auxiliary head): ``loss(logits) + weight * loss(aux_logits)``; a single output (or an
+    auxiliary output of None, e.g. in eval mode) is ``loss(output)``. Unlike :class:`AuxLoss`,
+    ``loss`` only ever sees one output (an ``nn.CrossEntropyLoss`` works as it is)."""
+
+    def __init__(self, loss: Callable, weight: float = 0.0):
+        self.loss, self.weight = loss, float(weight or 0.0)
+
+    def __call__(self, output, target):
+        if not isinstance(output, (tuple, list)):
+            return self.loss(output, target)
+        value = self.loss(output[0], target)
+        if self.weight and len(output) > 1 and output[1] is not None:
+            value = value + self.weight * self.loss(output[1], target)
+        return value
+
+
+class OnMainOutput:
+    """``fn(first_output(output), target)``: metrics and rewards judge the main output only."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+
+    def __call__(self, output, target):
+        return self.fn(first_output(output), target)

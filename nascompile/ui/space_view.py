@@ -62,3 +62,38 @@ def space_view(space) -> dict:
                          **({"n_chosen": d.n_chosen} if d.kind == "input" else {})}
                  for label, d in space.decisions.items()}
     return {"name": space.name, "input": list(space.input_shape), "decisions": decisions, "graphs": graphs}
+
+
+def check_view(view) -> str | None:
+    """None when ``view`` has the shape :func:`space_view` gives (what the page's script reads),
+    else what is wrong: a recorded view comes from a file of a run folder."""
+    def strs(xs) -> bool:
+        return isinstance(xs, list) and all(isinstance(x, str) for x in xs)
+
+    if not isinstance(view, dict):
+        return "not an object"
+    if not isinstance(view.get("name"), str):
+        return "no name"
+    if not isinstance(view.get("input"), list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) for d in view["input"]):
+        return "'input' is not a list of whole numbers"
+    decisions = view.get("decisions")
+    if not isinstance(decisions, dict) or not all(
+            isinstance(d, dict) and isinstance(d.get("kind"), str) and strs(d.get("options"))
+            for d in decisions.values()):
+        return "'decisions' is not a map of labels to kinds and options"
+    graphs = view.get("graphs")
+    if not isinstance(graphs, list):
+        return "'graphs' is not a list"
+    for g in graphs:
+        if not isinstance(g, dict) or not isinstance(g.get("name"), str) or not strs(g.get("instances")) \
+                or not isinstance(g.get("nodes"), list):
+            return "a graph lacks its name, instances or nodes"
+        for n in g["nodes"]:
+            if not isinstance(n, dict) or not isinstance(n.get("name"), str) or not isinstance(n.get("kind"), str) \
+                    or not strs(n.get("inputs")) or not strs(n.get("candidates")) \
+                    or not (n.get("label") is None or isinstance(n.get("label"), str)) \
+                    or not (n.get("op") is None or isinstance(n.get("op"), str)):
+                return f"node {str(n.get('name') if isinstance(n, dict) else n)[:60]!r} of graph " \
+                       f"{g['name'][:60]!r} is malformed"
+    return None

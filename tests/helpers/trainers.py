@@ -45,6 +45,7 @@ def make_trainer(cls, tmp=None, seed=0, num_epochs=2, model=None, **kwargs):
     model = model if model is not None else TinyNet()
     data = tiny_data()
     optimizer = torch.optim.SGD(model.parameters(), 0.05, momentum=0.9, weight_decay=1e-4)
+    kwargs.setdefault("arch_data", "valid")  # the architecture learns from the second dataset
     return cls(model, nn.CrossEntropyLoss(), accuracy, optimizer, num_epochs, data, tiny_data(seed=1),
                batch_size=16, seed=seed, verbose=False, checkpoint_dir=None if tmp is None else tmp / "checkpoints",
                **kwargs)
