@@ -287,12 +287,16 @@ class SharedOp(ChoiceOp):
         return self._kernels(self.full, xs, entries, self.training)
 
     def _kernels_exact(self, xs, keys) -> bool:
+        """Whether each assignment's zero-padded input gives its zero-padded output in one run of
+        the superkernel masked to it (the first two samples of ``xs``, in eval mode)."""
         was = self.training
         self.eval()
         try:
             with torch.no_grad():
-                probe = [x[:2].detach() for x in xs]
                 for key in keys:
+                    a = self.choices.assignments[key]
+                    shapes = a.shapes if self.multi else [a.shapes]
+                    probe = [pad_to(first(x[:2].detach(), s), tuple(x[:2].shape)) for x, s in zip(xs, shapes)]
                     one = [(key, None, True)]
                     want = self._padded(self.value_by_value(probe, one))
                     got = self._padded(self._kernels(self.full, probe, one, False))

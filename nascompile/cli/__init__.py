@@ -8,6 +8,7 @@
     nascompile search ...           one-shot search, or multi-trial search (--trials)
     nascompile retrain RUN/arch.json  train the found architecture, score it on the test split
     nascompile trials RUN           list a multi-trial run's trials, export the best architectures
+    nascompile rank RUN             how well a one-shot run ranks architectures (Kendall tau, ...)
     nascompile ui RUN               serve a live page of a search run
     nascompile report RUN           the same page as one self-contained HTML file
 
@@ -39,13 +40,13 @@ import sys
 from typing import Sequence
 
 from ..errors import NasError
-from . import build, fixed, interop, retrain, search, trials, ui
+from . import build, fixed, interop, rank, retrain, search, trials, ui
 from .base import Command, NasArgumentParser, UsageError
 
 __all__ = ["main", "make_parser", "COMMANDS", "Command", "UsageError"]
 
 COMMANDS: list[Command] = [*build.COMMANDS, *fixed.COMMANDS, *interop.COMMANDS, *search.COMMANDS,
-                           *retrain.COMMANDS, *trials.COMMANDS, *ui.COMMANDS]
+                           *retrain.COMMANDS, *rank.COMMANDS, *trials.COMMANDS, *ui.COMMANDS]
 
 
 def all_commands() -> list[Command]:

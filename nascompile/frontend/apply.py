@@ -68,10 +68,10 @@ class Applier:
         that the shapes downstream do not carry labels they do not depend on."""
         if not is_sym(d):
             return d
-        domains = [self.decisions[label].domain() for label in sorted(d.labels)]
-        if math.prod(len(v) for v in domains) > FOLD_LIMIT:
-            return d
         labels = sorted(d.labels)
+        if math.prod(self.decisions[label].size() for label in labels) > FOLD_LIMIT:
+            return d  # counted before any option is listed
+        domains = [self.decisions[label].domain() for label in labels]
         values = {evaluate(d, dict(zip(labels, combo))) for combo in itertools.product(*domains)}
         return values.pop() if len(values) == 1 else d
 

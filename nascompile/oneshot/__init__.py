@@ -21,7 +21,8 @@ lays it all out as NNI did.
 
 Layout: :mod:`.trainer` (the base class around :class:`nascompile.train.Loop`), :mod:`.data`,
 :mod:`.checkpoint` / :mod:`.checkpointing`, :mod:`.callbacks`, :mod:`.distributed`,
-:mod:`.visualization`, then one module per algorithm.
+:mod:`.visualization`, then one module per algorithm (Single-Path NAS's mutator is
+:mod:`.threshold`), and :mod:`.ranking`: how well a trained supernet ranks architectures.
 """
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 """One-shot search with path dropout (Bender, Kindermans, Zoph, Vasudevan & Le, ICML 2018):
 "Understanding and Simplifying One-Shot Architecture Search".
 
-Training: the one-shot model runs **every** candidate at once — every layer-choice candidate,
-every input of an input choice, every value of a value choice (a shared op's output summed
-over its values), every depth of a chain — and each of the ``k`` paths into a choice is
-dropped with probability ``r ** (1 / k)`` (so that all of them are dropped with probability
-``r`` whatever ``k``; if that happens one path is kept, drawn uniformly). The rate ``r`` grows
+Training: the one-shot model runs **every** candidate at once — every layer-choice candidate
+and every input of an input choice, their outputs combined by the choice's reduction (a sum)
+— and each of the ``k`` paths into a choice is dropped with probability ``r ** (1 / k)`` (so
+that all of them are dropped with probability ``r`` whatever ``k``; if that happens one path
+is kept, drawn uniformly). The rate ``r`` grows
 linearly from 0 at the first step to ``drop_rate`` at the last. Each batch is split into
 **ghost batches** of ``ghost_batch_size`` samples, each with its own dropout pattern and its
 own batch-norm statistics (one forward per ghost batch, their gradients summed). **Weight
@@ -13,13 +13,20 @@ decay reaches only the active paths**: the weight optimizer's own ``weight_decay
 from its parameter groups (set to 0 there) and applied, each step, to the parameters that
 received a gradient (a superkernel counts as active when any of its values ran).
 
+Distributed, the ranks draw the same dropout patterns (one seed) and average their gradients
+after the ghost batches.
+
 Search (after the last epoch): ``num_samples`` architectures drawn uniformly are scored with
 the one-shot weights — only their own paths active, batch-norm statistics re-estimated on
 ``bn_batches`` training batches first (the paper computes them on the evaluation batch itself)
 — and the best is exported (:class:`~.random_search.RandomTrainer`'s search, bounds included).
 
-What cannot run "all at once" runs one draw per forward: an input choice that concatenates
-(its width would not be an architecture's), a value choice of a module that takes one value.
+What is not a set of separate paths runs one uniform draw per forward of the model (every op
+reading the choice agrees): a value choice or a depth choice, whose values are nested slices
+of one set of weights (a width of 16 is the first 16 filters of the width of 32, a depth of 2
+the first two blocks of 3: summing them would count the shared weights several times, a
+network that no architecture is), and an input choice that concatenates (its width would not
+be an architecture's).
 
 Paper settings (CIFAR-10, NASNet-like cells): batches of 1024 split into ghost batches of 32,
 the dropout rate ramped linearly over training (its final value is the method's key
@@ -46,7 +53,6 @@ import torch.nn as nn
 
 from ..errors import Loc, NasError
 from ..nn import SinglePathMutator
-from ..nn.mutables import ValueChoice
 from ..nn.mutator import Weighted, pick_inputs
 from .random_search import RandomTrainer
 
@@ -64,21 +70,16 @@ def drop_probability(rate: float, k: int) -> float:
 
 class PathDropoutMutator(SinglePathMutator):
     """A :class:`~nascompile.nn.SinglePathMutator` whose forward, while ``dropping`` is on,
-    runs every path and drops each with :func:`drop_probability` of ``rate`` (module
-    docstring); otherwise the current sample, single-path (``set_sample``, ``export``). A value
-    or depth choice keeps one set of values per forward of the model (every op reading it
-    agrees)."""
+    runs every candidate of a layer choice and every input of an input choice, and drops each
+    with :func:`drop_probability` of ``rate``; value and depth choices (and concatenating input
+    choices) take one uniform draw per forward of the model (module docstring). Otherwise the
+    current sample runs, single-path (``set_sample``, ``export``)."""
 
     def __init__(self, model: nn.Module, seed: int = 0):
         super().__init__(model, seed=seed)
         self.rate = 0.0
         self.dropping = False
         self._drops = random.Random(seed * 7919 + 3)
-        self._mixable = {e.label for e in self.space.entries
-                         if isinstance(e.module, ValueChoice) and e.module.relaxable}
-        self._mixable -= {e.label for e in self.space.entries
-                          if isinstance(e.module, ValueChoice) and not (e.module.relaxable and
-                                                                        e.module.unrelaxable is None)}
         self._kept: dict = {}
         model.register_forward_pre_hook(lambda *_: self._kept.clear())
 
@@ -127,24 +128,14 @@ class PathDropoutMutator(SinglePathMutator):
     def value_choice_value(self, choice):
         if not self.dropping:
             return super().value_choice_value(choice)
-        if choice.label not in self._kept:  # one value for a module that takes one
+        if choice.label not in self._kept:  # one draw per forward, the same for every reader
             self._kept[choice.label] = self._drops.choice(self.decisions[choice.label].options)
         return self._kept[choice.label]
 
     def value_choice_mixture(self, choice):
-        label = choice.label
         if not self.dropping:
             return super().value_choice_mixture(choice)
-        if label not in self._mixable:
-            return [Weighted(self.value_choice_value(choice))]
-        if label not in self._kept:
-            options = self.decisions[label].options
-            kept = [o for o, on in zip(options, self.keep(len(options))) if on]
-            self._kept[label] = kept
-        kept = self._kept[label]
-        if len(kept) == 1:
-            return [Weighted(kept[0])]
-        return [Weighted(v, torch.ones(())) for v in kept]
+        return [Weighted(self.value_choice_value(choice))]
 
 
 class PathDropoutTrainer(RandomTrainer):

@@ -197,11 +197,6 @@ class SinglePathNasTrainer(ArchTrainer):
         self.arch_optimizer.zero_grad(set_to_none=True)
         return {"loss": ce.item(), **self.compute_metrics(out, y), **values}
 
-    def export_sample(self) -> dict:
-        sample = super().export_sample()  # DARTS's rule for the input choices
-        sample.update({label: self.mutator.selected(label) for label in self.mutator.thresholds})
-        return sample
-
     def extra_state(self) -> dict:
         state = super().extra_state()
         if self.cost_table is not None:

@@ -16,7 +16,8 @@ hypernetwork serves every op, however its superkernels are shared. Batch-norm an
 parameters stay ordinary ("static") weights, trained by the user's optimizer; the
 hypernetwork by Adam. Each step draws an architecture uniformly
 (:class:`~nascompile.nn.SinglePathMutator`), generates its weights and takes one step of
-both on a training batch.
+both on a training batch (distributed: the ranks draw the same architecture, one seed, and
+average their gradients).
 
 Search (after the last epoch): ``num_samples`` architectures drawn uniformly are scored on
 the architecture's data with their generated weights (batch-norm statistics re-estimated on
