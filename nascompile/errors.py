@@ -255,20 +255,22 @@ MAX_JSON_DEPTH = 64  # nesting of JSON the user or a run folder hands us
 MAX_JSON_DIGITS = 1_000  # digits of one integer in JSON
 
 
-class _Duplicate(ValueError):
-    pass
+class DuplicateKey(ValueError):
+    """A JSON object names a key twice (``args[0]``: the key)."""
 
 
-def _strict_object(pairs):
+def strict_object(pairs):
+    """``json.loads``'s ``object_pairs_hook`` that refuses a key given twice."""
     out = {}
     for key, value in pairs:
         if key in out:
-            raise _Duplicate(key)
+            raise DuplicateKey(key)
         out[key] = value
     return out
 
 
-def _bounded_int(text: str) -> int:
+def bounded_int(text: str) -> int:
+    """``json.loads``'s ``parse_int`` that refuses integers over :data:`MAX_JSON_DIGITS` digits."""
     if len(text.lstrip("-")) > MAX_JSON_DIGITS:
         raise _TooBig(f"an integer of {len(text):,} digits (at most {MAX_JSON_DIGITS:,})")
     return int(text)
@@ -290,11 +292,11 @@ def parse_json(text: str, error: type[NasError], file: str, what: str = "JSON", 
     import json
 
     try:
-        data = json.loads(text, object_pairs_hook=_strict_object, parse_int=_bounded_int,
+        data = json.loads(text, object_pairs_hook=strict_object, parse_int=bounded_int,
                           **({} if allow_nan else {"parse_constant": _reject_constant}))
     except json.JSONDecodeError as err:
         raise error(f"invalid {what}: {err.msg}", Loc(file, err.lineno, err.colno)) from None
-    except _Duplicate as dup:
+    except DuplicateKey as dup:
         raise error(f"invalid {what}: duplicate key {clip(repr(dup.args[0]), 60)}", Loc(file),
                     hint="each key may appear once in an object") from None
     except RecursionError:

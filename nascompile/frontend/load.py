@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from ..errors import MAX_JSON_DIGITS, Loc, SpaceError, clip, json_depth, raise_all, read_user_file
+from ..errors import DuplicateKey, Loc, SpaceError, bounded_int, clip, json_depth, raise_all, read_user_file, strict_object
 from ..resources import data_file
 
 _MAX_NODES = 25_000  # values of a document with its aliases expanded (alias bombs; the schema check is slow)
@@ -58,10 +58,10 @@ def load_text(text: str, file: str = "<space>", fmt: str | None = None) -> Docum
         raise SpaceError(f"document too large ({len(text):,} characters, at most {MAX_CHARS:,})", Loc(file))
     if fmt == "json":
         try:
-            data = json.loads(text, object_pairs_hook=_no_duplicates, parse_int=_bounded_int)
+            data = json.loads(text, object_pairs_hook=strict_object, parse_int=bounded_int)
         except json.JSONDecodeError as err:
             raise SpaceError(f"invalid JSON: {err.msg}", Loc(file, err.lineno, err.colno)) from None
-        except _Duplicate as dup:
+        except DuplicateKey as dup:
             doc = Document(None, file, text=text)
             try:  # the YAML pass knows where the duplicate is
                 _Marks(doc, None).walk(yaml.compose(text, Loader=yaml.SafeLoader), ())
@@ -69,7 +69,7 @@ def load_text(text: str, file: str = "<space>", fmt: str | None = None) -> Docum
                 raise err from None
             except Exception:
                 pass
-            raise SpaceError(f"duplicate key '{dup.key}'", Loc(file)) from None
+            raise SpaceError(f"duplicate key '{dup.args[0]}'", Loc(file)) from None
         except RecursionError:
             raise SpaceError(f"invalid JSON: nested too deeply (at most {MAX_NESTING} levels)", Loc(file)) from None
         except ValueError as err:
@@ -156,26 +156,6 @@ def _count_values(data, limit: int) -> int:
         elif isinstance(value, list):
             stack.extend(value)
     return n
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_JSON_DIGITS:
-        raise ValueError(f"an integer of {len(text):,} digits (at most {MAX_JSON_DIGITS:,})")
-    return int(text)
-
-
-class _Duplicate(Exception):
-    def __init__(self, key):
-        self.key = key
-
-
-def _no_duplicates(pairs):
-    out = {}
-    for key, value in pairs:
-        if key in out:
-            raise _Duplicate(key)
-        out[key] = value
-    return out
 
 
 def _short(err) -> str:
