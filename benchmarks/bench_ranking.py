@@ -126,7 +126,8 @@ def main(argv=None) -> int:
         rs = [r for r in results if r["algo"] == algo]
         if not rs:
             continue
-        summary[algo] = statistics.mean([r["kendall_tau"] for r in rs if r["kendall_tau"] is not None] or [float("nan")])
+        taus = [r["kendall_tau"] for r in rs if r["kendall_tau"] is not None]
+        summary[algo] = statistics.mean(taus) if taus else float("nan")
         print(f"{algo:<14} {_mean_sd(r['kendall_tau'] for r in rs):>16} {_mean_sd(r['spearman_rho'] for r in rs):>16} "
               f"{_mean_sd(r['top_k_overlap'] for r in rs):>16} {statistics.mean(r['picked'] for r in rs):>8.3f} "
               f"{statistics.mean(r['best_of_sample'] for r in rs):>9.3f} "

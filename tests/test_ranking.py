@@ -83,3 +83,35 @@ def test_rank_refuses_what_it_cannot_rank(tmp_path):
     (tmp_path / "run.json").write_text(json.dumps({"format": 1, "space": {"path": "x.yaml"}, "algo": "spos"}))
     assert "no checkpoint" in one_error_line(nascompile("rank", tmp_path, expect=2))
     assert "--sample must be > 0" in nascompile("rank", tmp_path, "--sample", "0", expect=2).stderr
+
+
+def test_a_shared_batch_norm_re_estimates_its_statistics_as_a_cumulative_average():
+    """Re-estimation sets the largest module's momentum to None; the slice each width runs (a
+    module of its own) must follow it, or 10 batches of momentum 0.1 leave the statistics a
+    third of the way to their value (what made supernet scores near chance)."""
+    from nascompile.backends.supernet import build_supernet
+    from nascompile.backends.value_op import SharedOp
+    from nascompile.nn import SinglePathMutator
+
+    space = compile_text("""
+nascompile: 1
+name: bn
+input: [3, 8, 8]
+network:
+  nodes:
+    w: choice(4, 8)
+    h: input | conv(w, 3, bias=false) | bn
+    out: h | global_avg_pool | linear(2)
+""", "bn.yaml")
+    net = build_supernet(space)
+    SinglePathMutator(net).set_sample({"w": 4})
+    norm = [m for m in net.modules() if isinstance(m, SharedOp) and m.op_name == "bn"][0].full
+    conv = [m for m in net.modules() if isinstance(m, SharedOp) and m.op_name == "conv"][0]
+    norm.reset_running_stats()
+    norm.momentum = None
+    xs = [torch.randn(5, 3, 8, 8) for _ in range(3)]
+    with torch.no_grad():
+        for x in xs:
+            net(x)
+        means = [conv(x).mean((0, 2, 3)) for x in xs]
+    assert torch.allclose(norm.running_mean[:4], sum(means) / 3, atol=1e-5)

@@ -72,6 +72,10 @@ class Template:
         # load_state_dict may replace buffers
         self._where = {name: _owner(full, name) for name in self.shapes}
         self._training = None
+        # batch norms update the largest module's statistics with ITS momentum (None: a
+        # cumulative average, as a re-estimation of the statistics sets it)
+        self._norms = [(m, name) for name, m in module.named_modules()
+                       if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
     def tensors(self, full: nn.Module) -> dict:
         return {name: slice_to(getattr(owner, attr), self.shapes[name]) for name, (owner, attr) in self._where.items()}
@@ -80,6 +84,8 @@ class Template:
         if self._training is not training:
             self.module.train(training)
             self._training = training
+        for m, name in self._norms:
+            m.momentum = (full.get_submodule(name) if name else full).momentum
         if not self.shapes:  # no weights (an activation, a pool): the meta module runs as it is
             return self.module(*xs)
         return torch.func.functional_call(self.module, self.tensors(full), tuple(xs), tie_weights=False)

@@ -44,14 +44,17 @@ class Rank(Command):
                             help="training batches that re-estimate batch-norm statistics per architecture "
                                  "(default: 10; 0: keep the supernet's)")
         parser.add_argument("--workers", type=int, default=1, help="stand-alone trials run in parallel (default: 1)")
-        parser.add_argument("--seed", type=int, default=None, help="seed of the sample and the trials (default: the run's)")
-        parser.add_argument("--trial-lr", type=float, default=1e-3, help="Adam's learning rate of the trials (default: 1e-3)")
+        parser.add_argument("--seed", type=int, default=None,
+                            help="seed of the sample and the trials (default: the run's)")
+        parser.add_argument("--trial-lr", type=float, default=1e-3,
+                            help="Adam's learning rate of the trials (default: 1e-3)")
         parser.add_argument("--trial-timeout", type=float, default=None, metavar="S",
                             help="kill a trial after S seconds (it is left out of the agreement)")
         parser.add_argument("--trials-dir", default=None, metavar="DIR",
                             help="where the stand-alone trials live (default: RUN/rank); runs of one space "
                                  "and seed can share one, each architecture then trained once")
-        parser.add_argument("--device", default=None, help="cpu or cuda for the supernet (default: cuda when available)")
+        parser.add_argument("--device", default=None,
+                            help="cpu or cuda for the supernet (default: cuda when available)")
         add_threads(parser)
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
         add_allow_imports(parser, "what the run recorded: --algo module:Class, --data module:function, the space's "

@@ -34,8 +34,9 @@ holds one variant per value) has no nested weights: it is decided by learnt logi
 way — the argmax's one-hot forward, the softmax's gradient backward — with every candidate
 computed (the selected one with autograd, the others without, as ProxylessNAS's idle path),
 so that the gradient compares the candidates as the indicators' compares a kernel with its
-ring. Input choices are as in DARTS (every input summed; the strongest edges exported). ``gate_dropout`` drops each indicator to 0 with that probability in training (the
-paper's code: 0.4 during its warm-up, so that the smaller kernels train too).
+ring. Input choices are as in DARTS (every input summed; the strongest edges exported).
+``gate_dropout`` drops each indicator to 0 with that probability in training (the paper's
+code: 0.4 during its warm-up, so that the smaller kernels train too).
 
 Example::
 
