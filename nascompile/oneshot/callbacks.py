@@ -17,12 +17,7 @@ Example::
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
-
 from ..logs import get_logger
-
-if TYPE_CHECKING:
-    from .trainer import OneShotTrainer
 
 __all__ = ["Callback", "NniCallback", "LRSchedulerCallback", "ArchitectureCheckpoint", "ModelCheckpoint",
            "adapt_callbacks"]
@@ -34,15 +29,15 @@ class Callback:
     """Called by :meth:`OneShotTrainer.train`. ``trainer.stop()`` ends ``train()`` after the
     current step without writing anything more (as if the process were killed there)."""
 
-    def on_train_begin(self, trainer: "OneShotTrainer") -> None: ...
+    def on_train_begin(self, trainer) -> None: ...
 
-    def on_epoch_begin(self, trainer: "OneShotTrainer", epoch: int) -> None: ...
+    def on_epoch_begin(self, trainer, epoch: int) -> None: ...
 
-    def on_step_end(self, trainer: "OneShotTrainer", epoch: int, step: int, metrics: dict) -> None: ...
+    def on_step_end(self, trainer, epoch: int, step: int, metrics: dict) -> None: ...
 
-    def on_epoch_end(self, trainer: "OneShotTrainer", epoch: int, record: dict) -> None: ...
+    def on_epoch_end(self, trainer, epoch: int, record: dict) -> None: ...
 
-    def on_train_end(self, trainer: "OneShotTrainer") -> None: ...
+    def on_train_end(self, trainer) -> None: ...
 
 
 class NniCallback:

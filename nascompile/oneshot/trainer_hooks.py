@@ -3,13 +3,10 @@ and epoch records, progress lines, callbacks and checkpoints, in that order."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 from ..logs import progress_bar
 from ..train import LoopHooks
-
-if TYPE_CHECKING:
-    from .trainer import OneShotTrainer
 
 __all__ = ["TrainerHooks", "Counted"]
 
@@ -17,7 +14,7 @@ __all__ = ["TrainerHooks", "Counted"]
 class TrainerHooks(LoopHooks):
     """What the trainer does around the loop's steps: logs, callbacks, checkpoints."""
 
-    def __init__(self, trainer: "OneShotTrainer"):
+    def __init__(self, trainer):
         self.t = trainer
 
     def on_epoch_begin(self, epoch):

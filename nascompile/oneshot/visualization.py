@@ -16,25 +16,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 from .. import atomic
 from .metrics_log import MetricsLog
-
-if TYPE_CHECKING:
-    from .trainer import OneShotTrainer
 
 __all__ = ["enable_visualization", "finish_visualization"]
 
 RUN_FORMAT = 1  # the run record's format, as ``nascompile search`` writes it
 
 
-def _record(trainer: "OneShotTrainer", status: str) -> dict:
+def _record(trainer, status: str) -> dict:
     return {"format": RUN_FORMAT, "algo": trainer.algorithm, "status": status, "visualization": True,
             "epochs": trainer.num_epochs, "seed": trainer.seed, "batch_size": trainer.batch_size}
 
 
-def enable_visualization(trainer: "OneShotTrainer", log_dir=None) -> Path:
+def enable_visualization(trainer, log_dir=None) -> Path:
     """Point ``trainer``'s metrics log at ``log_dir`` (default ``logs/<timestamp>``) and write
     the run record there; returns the folder."""
     folder = Path(log_dir) if log_dir is not None else Path("logs") / f"{time.time():.3f}"
@@ -48,7 +43,7 @@ def enable_visualization(trainer: "OneShotTrainer", log_dir=None) -> Path:
     return folder
 
 
-def finish_visualization(trainer: "OneShotTrainer") -> None:
+def finish_visualization(trainer) -> None:
     """After the search: the found architecture and the final status."""
     folder = trainer.visualization_dir
     if folder is None or not trainer.is_main:
