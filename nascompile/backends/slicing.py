@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["slice_index", "slice_to", "first", "pad_to", "Template", "single_linear"]
+__all__ = ["slice_index", "slice_to", "first", "pad_to", "masked_sum", "Template", "single_linear"]
 
 
 def slice_index(full_shape, shape) -> tuple:
@@ -101,6 +101,24 @@ def _owner(root: nn.Module, name: str) -> tuple:
     return (root.get_submodule(path) if path else root), attr
 
 
+def masked_sum(t: torch.Tensor, terms) -> torch.Tensor:
+    """``t * sum_j w_j M_j`` for ``terms`` ``(M_j, w_j, grad_j)`` (``w_j`` None: 1); the terms
+    with ``grad`` off multiply ``t.detach()``, so their weights still get a gradient but ``t``
+    does not (ProxylessNAS's idle path)."""
+    live = dead = None
+    for mask, w, grad in terms:
+        term = mask if w is None else mask * w.to(t.dtype)
+        if grad:
+            live = term if live is None else live + term
+        else:
+            dead = term if dead is None else dead + term
+    out = t * live if live is not None else None
+    if dead is not None:
+        idle = t.detach() * dead
+        out = idle if out is None else out + idle
+    return out
+
+
 _LINEAR = (nn.Conv1d, nn.Conv2d, nn.Linear)
 
 
@@ -143,18 +161,7 @@ class LinearMixture:
         return self._masks[key]
 
     def _mixed(self, t: torch.Tensor, name: str, entries) -> torch.Tensor:
-        live = dead = None
-        for template, w, grad in entries:
-            term = self._mask(template, name, t) * (1.0 if w is None else w)
-            if grad:
-                live = term if live is None else live + term
-            else:
-                dead = term if dead is None else dead + term
-        out = t * live if live is not None else None
-        if dead is not None:
-            idle = t.detach() * dead
-            out = idle if out is None else out + idle
-        return out
+        return masked_sum(t, [(self._mask(template, name, t), w, grad) for template, w, grad in entries])
 
     def __call__(self, full: nn.Module, x: torch.Tensor, entries) -> torch.Tensor:
         weight = self._mixed(full.weight, "weight", entries)

@@ -31,7 +31,7 @@ from typing import Mapping
 import torch
 import torch.nn as nn
 
-from .slicing import slice_index
+from .slicing import masked_sum, slice_index
 
 __all__ = ["KernelMixture", "regions"]
 
@@ -65,18 +65,7 @@ class KernelMixture:
 
     def masked(self, name: str, t: torch.Tensor, entries) -> torch.Tensor:
         """``t * sum_j w_j M_j`` (the terms of ``grad``-off entries on ``t.detach()``)."""
-        live = dead = None
-        for key, w, grad in entries:
-            term = self.mask(key, name, t) * (1.0 if w is None else w.to(t.dtype))
-            if grad:
-                live = term if live is None else live + term
-            else:
-                dead = term if dead is None else dead + term
-        out = t * live if live is not None else None
-        if dead is not None:
-            idle = t.detach() * dead
-            out = idle if out is None else out + idle
-        return out
+        return masked_sum(t, [(self.mask(key, name, t), w, grad) for key, w, grad in entries])
 
     def __call__(self, full: nn.Module, xs, entries, training: bool) -> torch.Tensor:
         params = {name: self.masked(name, t, entries) for name, t in full.named_parameters()}
