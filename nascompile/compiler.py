@@ -21,6 +21,7 @@ import yaml
 
 from .errors import Loc, SpaceError, clip, json_depth, read_json_file
 from .frontend.load import MAX_NESTING, Document, load_file, load_text, validate
+from .frontend.zoo import resolve_space
 from .frontend.lower import Lowering
 from .ir.graph import Graph
 
@@ -119,6 +120,7 @@ def compile_document(doc: Document, overrides: dict | None = None, allow_imports
 def load_space(path, overrides: dict | None = None, allow_imports: bool = False) -> Space:
     """Read, validate and lower the document at ``path`` (YAML or JSON); its ``imports:`` are
     imported only with ``allow_imports``."""
+    path = resolve_space(path)
     with paused_gc(), _exhaustion_is_an_error(str(path)):
         doc = load_file(path)
     return compile_document(doc, overrides, allow_imports)

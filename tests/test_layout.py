@@ -235,7 +235,7 @@ def test_every_subpackage_is_packaged():
 
 
 @pytest.mark.parametrize("kind,pattern", [("grammar", "*.lark"), ("schemas", "*.json"),
-                                          ("templates", "*.j2")])
+                                          ("templates", "*.j2"), ("zoo", "*.yaml")])
 def test_data_files_are_found(kind, pattern):
     assert list(data_dir(kind).glob(pattern)), f"no {pattern} in {data_dir(kind)}"
 

@@ -11,6 +11,7 @@
     nascompile rank RUN             how well a one-shot run ranks architectures (Kendall tau, ...)
     nascompile ui RUN               serve a live page of a search run
     nascompile report RUN           the same page as one self-contained HTML file
+    nascompile zoo [NAME]           the shipped search spaces (zoo:NAME wherever a space is accepted)
 
 One module per command group (:mod:`.build`, :mod:`.fixed`, :mod:`.interop`, :mod:`.search`
 with :mod:`.multitrial`, :mod:`.retrain`, :mod:`.trials`, :mod:`.ui`), each a list
@@ -40,13 +41,13 @@ import sys
 from typing import Sequence
 
 from ..errors import NasError
-from . import build, fixed, interop, rank, retrain, search, trials, ui
+from . import build, fixed, interop, rank, retrain, search, trials, ui, zoo
 from .base import Command, NasArgumentParser, UsageError
 
 __all__ = ["main", "make_parser", "COMMANDS", "Command", "UsageError"]
 
 COMMANDS: list[Command] = [*build.COMMANDS, *fixed.COMMANDS, *interop.COMMANDS, *search.COMMANDS,
-                           *retrain.COMMANDS, *rank.COMMANDS, *trials.COMMANDS, *ui.COMMANDS]
+                           *retrain.COMMANDS, *rank.COMMANDS, *trials.COMMANDS, *ui.COMMANDS, *zoo.COMMANDS]
 
 
 def all_commands() -> list[Command]:

@@ -76,6 +76,9 @@ def run_multitrial(args) -> int:
 
     if getattr(args, "space", None) is None:
         args.space = "build"  # like one-shot search: the build directory of `nascompile build`
+    from ..frontend.zoo import resolve_space
+
+    args.space = str(resolve_space(args.space))
     if not Path(args.space).exists():
         raise NasError("no such space document or build directory", Loc(str(args.space)),
                        hint="run 'nascompile build SPACE' first, or pass the document")

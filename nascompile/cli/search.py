@@ -120,7 +120,9 @@ class Search(Command):
         if args.algo is None:
             known = list(dict.fromkeys(oneshot_names() + strategy_names()))
             raise UsageError("--algo is required (one of: " + ", ".join(known) + ", or module:Class)")
-        space_path = Path(args.space if args.space is not None else "build")
+        from ..frontend.zoo import resolve_space
+
+        space_path = Path(resolve_space(args.space if args.space is not None else "build"))
         if not space_path.exists():
             raise NasError("no such space document or build directory", Loc(str(space_path)),
                            hint="run 'nascompile build SPACE' first, or pass the document")
