@@ -82,3 +82,38 @@ def test_resume_restores_the_hypernetwork(tmp_path):
     assert torch.equal(whole.hypernet.heads, resumed.hypernet.heads)
     assert resumed.export() == whole.export()
     assert known_data(4, 0)[0].shape == (4, 6)
+
+
+def test_inherited_path_weights_are_the_generated_ones(tmp_path):
+    # `retrain --inherit` of a SMASH run starts from the kernels the hypernetwork makes for the
+    # chosen architecture, not from the supernet's (never trained) own kernels
+    import copy
+
+    from nascompile.oneshot.smash import SmashTrainer
+
+    t = make_known("smash", epochs=1, num_samples=2)
+    t.train()
+    state = t.state_dict()
+    sample = dict(BEST, width=32)
+    fresh = copy.deepcopy(t.model)
+    fresh.load_state_dict(state["model"])
+    SmashTrainer.path_weights(fresh, state["extra"], sample)
+    expected = t.weights_of(sample)
+    params = dict(fresh.named_parameters())
+    assert all(torch.allclose(params[n], w) for n, w in expected.items())
+    own = dict(t.model.named_parameters())
+    assert any(not torch.equal(params[n], own[n]) for n in expected)
+    with t.generated(sample):  # what the search scored this architecture with
+        scored = {n: p.detach().clone() for n, p in t.model.named_parameters()}
+    assert all(torch.allclose(params[n], scored[n]) for n in params)
+
+
+def test_inherit_refuses_a_checkpoint_without_its_hypernetwork():
+    import pytest
+
+    from nascompile.errors import CheckpointError
+    from nascompile.oneshot.smash import SmashTrainer
+
+    t = make_known("smash", epochs=0, num_samples=2)
+    with pytest.raises(CheckpointError, match="hypernetwork does not fit"):
+        SmashTrainer.path_weights(t.model, {}, dict(BEST, width=32), "run/checkpoints/last.pt")

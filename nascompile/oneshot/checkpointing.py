@@ -68,6 +68,13 @@ class Checkpointing:
             raise CheckpointError(f"the checkpoint does not fit this trainer: {type(err).__name__}: "
                                   f"{str(err).splitlines()[0][:200] if str(err) else ''}", Loc(source)) from None
 
+    @classmethod
+    def path_weights(cls, supernet, extra: Mapping, sample: Mapping, source: str = "<checkpoint>") -> None:
+        """Put into ``supernet`` (holding a checkpoint's ``model`` state) the weights that
+        architecture ``sample`` ran with in this trainer, given the checkpoint's ``extra`` state:
+        the supernet's own, unless the trainer makes them otherwise (SMASH generates them).
+        ``retrain --inherit`` starts from these."""
+
     def checkpoint_path(self) -> Path | None:
         return self.checkpoint_dir / CHECKPOINT_NAME if self.checkpoint_dir is not None else None
 

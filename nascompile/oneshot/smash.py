@@ -188,6 +188,27 @@ class SmashTrainer(RandomTrainer):
         with self.generated(sample):
             return self.evaluate(sample=sample)
 
+    @classmethod
+    def path_weights(cls, supernet, extra: Mapping, sample: Mapping, source: str = "<checkpoint>") -> None:
+        """The generated kernels of ``sample`` (from the checkpoint's hypernetwork) into ``supernet``."""
+        from ..errors import CheckpointError
+        from ..nn.space import ModelSpace
+
+        state = extra.get("hypernet") if isinstance(extra, Mapping) else None
+        try:
+            (hidden, size), dim = state["trunk.0.weight"].shape, state["heads"].shape[1]
+            net = HyperNet(supernet, size, hidden, dim)
+            net.load_state_dict(state)
+            weights = net(encode(sample, ModelSpace(supernet).decisions))
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
+            raise CheckpointError(f"the SMASH checkpoint's hypernetwork does not fit this supernet: "
+                                  f"{type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}",
+                                  Loc(source)) from None
+        params = dict(supernet.named_parameters())
+        with torch.no_grad():
+            for name, w in weights.items():
+                params[name].copy_(w)
+
     def extra_state(self) -> dict:
         return {"hypernet": self.hypernet.state_dict(), "hyper_optimizer": self.hyper_optimizer.state_dict()}
 
