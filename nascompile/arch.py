@@ -138,8 +138,10 @@ def normalize_arch(arch: Mapping, decisions: Mapping[str, Decision], source: str
     """
     for label in arch:
         if label not in decisions:
-            raise ArchError(f"unknown label '{clip(label, 120)}'", Loc(source, path=clip(label, 120)),
-                            hint=did_you_mean(label, decisions) or f"{len(decisions)} labels in this space")
+            close = did_you_mean(label, decisions)  # else the labels there are: NNI's "LayerChoice1" is near none
+            known = "" if close else f" ({_known_labels(label, decisions)})"
+            raise ArchError(f"unknown label '{clip(label, 120)}'{known}", Loc(source, path=clip(label, 120)),
+                            hint=close)
     sample = {label: normalize_choice(label, value, decisions[label], source, allow_unused)
               for label, value in arch.items()}
     must = set(decisions) if required is None else set(required(sample))
@@ -149,6 +151,26 @@ def normalize_arch(arch: Mapping, decisions: Mapping[str, Decision], source: str
         raise ArchError(f"missing choices for {shown}", Loc(source),
                         hint=f"e.g. \"{missing[0]}\": {_example(decisions[missing[0]])}")
     return sample
+
+
+SHOWN_LABELS = 10
+
+
+def _known_labels(label: str, decisions: Mapping[str, Decision]) -> str:
+    """The space's labels for an error line: all of them when few, else the ten closest to
+    ``label`` (by similarity; the space's order breaks ties) and how many more there are."""
+    import difflib
+
+    names = list(decisions)
+    if not names:
+        return "this space has no labels"
+    if len(names) <= SHOWN_LABELS:
+        return f"labels in this space: {', '.join(clip(n, 80) for n in names)}"
+    key = str(label)[:100]
+    # bounded: a space of very many labels must not make an error line slow
+    score = {n: difflib.SequenceMatcher(None, key, n[:100]).ratio() for n in names[:20_000]}
+    closest = sorted(score, key=lambda n: -score[n])[:SHOWN_LABELS]
+    return (f"the {SHOWN_LABELS} closest of its {len(names):,} labels: {', '.join(clip(n, 80) for n in closest)}")
 
 
 def _example(d: Decision) -> str:

@@ -27,7 +27,7 @@ from typing import Mapping
 from . import atomic
 from .backends.tuner_files import tuner_files
 from .compiler import Space
-from .errors import StatsError
+from .errors import NasError, StatsError
 
 FORMAT = 1
 
@@ -83,8 +83,9 @@ def summarize(space: Space) -> dict:
         with time_budget(max(budget - (time.monotonic() - started), 0.1)):
             supernet = space.supernet_params()
             unshared = space.supernet_params(shared=False)
+            step = search_step(space)
     except _OverBudget:
-        supernet = unshared = None
+        supernet = unshared = step = None
     return {
         "name": space.name,
         "source": space.doc.file,
@@ -93,7 +94,24 @@ def summarize(space: Space) -> dict:
         **stats,
         "supernet_params": supernet,
         "supernet_params_unshared": unshared,
+        "search_step": step,
+        **({"constraints": [c.text for c in space.constraints]} if space.constraints else {}),
     }
+
+
+def search_step(space: Space) -> dict | None:
+    """The estimated cost of one first-order DARTS step of the supernet, per sample, with the
+    default supernet passes, without them and with recomputation (:mod:`.backends.step_estimate`)."""
+    from .backends.opt_passes import DEFAULT_PASSES
+    from .backends.step_estimate import estimate_step
+
+    try:
+        on = estimate_step(space.search_graph, space.ops)
+        rc = estimate_step(space.search_graph, space.ops, DEFAULT_PASSES | {"recompute"})
+    except NasError:  # a supernet the estimate cannot size (e.g. too many variants): no estimate
+        return None
+    return {"macs": on["step_macs"], "saved_bytes": on["saved_bytes"], "saved_bytes_plain": on["saved_bytes_plain"],
+            "saved_bytes_recompute": rc["saved_bytes"], "passes": on["applied"]}
 
 
 def decisions_table(space: Space) -> dict:
@@ -102,7 +120,42 @@ def decisions_table(space: Space) -> dict:
             for label, d in space.decisions.items()}
 
 
-def build(space: Space, out_dir=None, arch=None, extra: Mapping | None = None) -> dict:
+UNIQUE_SECONDS = 300.0  # build --unique gives up past this (NASCOMPILE_UNIQUE_SECONDS)
+
+
+def distinct_summary(space: Space, out_dir=None, progress=None) -> dict:
+    """``{"count", "rule", "key", "cached"}`` of ``build --unique`` (:mod:`.passes.unique`); the
+    count comes from ``out_dir/summary.json`` when a build of the same IR, constraints and rule
+    wrote it there, else it is computed (``count`` None and ``error`` saying why when it cannot be)."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from .passes.unique import RULE
+    from .passes.value_classes import distinct
+    key = hashlib.sha256(json.dumps([space.graph.content_hash(), [c.text for c in space.constraints], RULE])
+                         .encode()).hexdigest()[:16]
+    old = Path(out_dir) / "summary.json" if out_dir is not None else None
+    if old is not None and old.is_file() and not old.is_symlink():
+        try:
+            cached = json.loads(old.read_text()).get("distinct") or {}
+        except (OSError, ValueError, AttributeError):
+            cached = {}
+        if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached.get("count"), int):
+            return {"count": cached["count"], "rule": RULE, "key": key, "cached": True}
+    try:
+        seconds = max(float(os.environ.get("NASCOMPILE_UNIQUE_SECONDS", UNIQUE_SECONDS)), 0.1)
+    except ValueError:
+        seconds = UNIQUE_SECONDS
+    try:
+        n = distinct(space, progress, seconds)
+    except StatsError as err:
+        return {"count": None, "rule": RULE, "key": key, "cached": False, "error": err.message}
+    return {"count": n, "rule": RULE, "key": key, "cached": False}
+
+
+def build(space: Space, out_dir=None, arch=None, extra: Mapping | None = None, unique: bool = False,
+          progress=None) -> dict:
     """Summarise ``space`` and, given ``out_dir``, write its build directory atomically.
 
     ``arch`` (an architecture JSON path or dict) adds ``summary["fixed"]``: ``{"arch": source,
@@ -112,6 +165,8 @@ def build(space: Space, out_dir=None, arch=None, extra: Mapping | None = None) -
     architecture leaves ``out_dir`` as it was.
     """
     summary = summarize(space)
+    if unique:  # distinct networks (build --unique); progress(done, total) while it hashes
+        summary["distinct"] = distinct_summary(space, out_dir, progress)
     if arch is not None:
         from .passes.freeze import fixed_summary
 
@@ -139,7 +194,9 @@ def format_summary(s: dict) -> str:
     else:
         (lo_p, hi_p), (lo_f, hi_f) = s["params"], s["flops"]
         counts = [
-            f"  architectures  {int(s['architectures']):,} (10^{s['log10_architectures']:.2f})",
+            f"  architectures  {int(s['architectures']):,} (10^{s['log10_architectures']:.2f})"
+            + (f" satisfying {len(s['constraints'])} constraint{'s' * (len(s['constraints']) > 1)}"
+               if s.get("constraints") else ""),
             f"  parameters     {lo_p:,} .. {hi_p:,}",
             f"  FLOPs (MACs)   {lo_f:,} .. {hi_f:,} for input {shape}"]
     return "\n".join([
@@ -151,10 +208,30 @@ def format_summary(s: dict) -> str:
          else "  supernet       not computed: over the time budget"),
         *([f"                 {s['supernet_params_unshared']:,} without shared superkernels (one module per value)"]
           if s.get("supernet_params_unshared") not in (None, s.get("supernet_params")) else []),
+        *_step_lines(s.get("search_step")),
+        *([_distinct_line(s["distinct"])] if s.get("distinct") else []),
         *([f"  fixed arch     {fixed['arch']}",
            f"  fixed params   {fixed['params']:,}",
            f"  fixed FLOPs    {fixed['flops']:,} for input {shape}"] if fixed else []),
     ])
+
+
+def _distinct_line(d: dict) -> str:
+    if d.get("count") is None:
+        return f"  distinct       not computed: {d.get('error', 'unknown')}"
+    return f"  distinct       {d['count']:,} networks (rule {d['rule']} of --unique{', cached' if d.get('cached') else ''})"
+
+
+def _step_lines(step: dict | None) -> list:
+    if not step:
+        return []
+    mib = 2 ** -20
+    passes = ", ".join(f"{name} x{n}" for name, n in step["passes"].items())
+    return [f"  search step    {step['macs']:,} MACs per sample (first-order DARTS: 2 forward + backward passes)",
+            f"  step memory    ~{step['saved_bytes'] * mib:.1f} MiB per sample saved for backward "
+            f"({step['saved_bytes_plain'] * mib:.1f} without the passes, "
+            f"{step['saved_bytes_recompute'] * mib:.1f} with --recompute)",
+            f"  passes         {passes + ', ' if passes else ''}channels_last on CPU; batch by cost model at run time"]
 
 
 def _absolute(file: str) -> str:

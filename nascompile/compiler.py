@@ -43,6 +43,8 @@ class Space:
     uses_search: bool = True
     allow_imports: bool = False  # whether the document's imports: were imported (and may be again)
     weights_bound: int = 0  # weights of every op at its largest (passes.limits.check_limits)
+    constraints: tuple = ()  # passes.constraints.Constraint of the document's constraints: section
+    _checker: object = None
 
     @property
     def name(self) -> str:
@@ -50,7 +52,7 @@ class Space:
 
     @property
     def input_shape(self) -> tuple:
-        return tuple(self.doc.data["input"])
+        return tuple(self.graph.inputs[0].shape)  # with --set applied to named dims
 
     @property
     def decisions(self):
@@ -65,9 +67,23 @@ class Space:
                                 if self.uses_search else self.graph)
         return self._search
 
-    def stats(self):
+    @property
+    def checker(self):
+        """The :class:`~.passes.constraints.ConstraintSet` of the document's constraints (falsy
+        when there are none): ``checker.check(sample)`` refuses an architecture that breaks one."""
+        if self._checker is None:
+            from .passes.constraints import ConstraintSet
+            self._checker = ConstraintSet(self.graph, self.ops, self.constraints)
+        return self._checker
+
+    def stats(self, constrained: bool = True):
+        """Statistics of the architectures that satisfy the constraints (``constrained=False``:
+        of every architecture)."""
         from .passes.stats import space_stats
         with paused_gc():
+            if constrained and self.constraints:
+                from .passes.constraints import constrained_stats
+                return constrained_stats(self.graph, self.ops, self.checker)
             return space_stats(self.graph, self.ops)
 
     def supernet_params(self, shared: bool = True) -> int:
@@ -113,8 +129,20 @@ def compile_document(doc: Document, overrides: dict | None = None, allow_imports
         with paused_gc():
             graph = lowering.run()
         bound = check_limits(graph, lowering.ops)
+        constraints = _constraints(doc, graph, lowering)
     return Space(doc, dict(overrides or {}), graph, lowering.ops, uses_search=lowering.uses_search,
-                 allow_imports=allow_imports, weights_bound=bound)
+                 allow_imports=allow_imports, weights_bound=bound, constraints=constraints)
+
+
+def _constraints(doc: Document, graph: Graph, lowering: Lowering) -> tuple:
+    """The document's ``constraints:``, parsed against its decisions and parameters."""
+    if not doc.data.get("constraints"):
+        return ()
+    from .frontend.constraints import parse_constraints
+    from .passes.constraints import Constraint
+    constants = {k: lowering.globals[k] for k in doc.data.get("params", {}) if k in lowering.globals}
+    return tuple(Constraint(text, expr, loc) for text, expr, loc in
+                 parse_constraints(doc, graph.decisions, constants))
 
 
 def load_space(path, overrides: dict | None = None, allow_imports: bool = False) -> Space:

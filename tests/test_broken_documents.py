@@ -209,7 +209,7 @@ CASES = [
         network:
           nodes:
             stem: input | conv(16, 3)
-        """), "'32' is not of type 'integer'", 3, 12, "input/1"),
+        """), "'32' must name an integer parameter", 3, 12, "input/1"),
     Case("schema-input-item-zero", doc("""
         nascompile: 1
         name: t

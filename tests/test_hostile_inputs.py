@@ -324,6 +324,7 @@ def test_the_server_drops_idle_and_surplus_connections(served):
 def test_ui_warns_when_bound_beyond_loopback(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
+    (run / "run.json").write_text("{}")  # a run (ui refuses a folder that is none)
     proc = subprocess.Popen([sys.executable, "-m", "nascompile", "ui", str(run), "--host", "0.0.0.0", "--port", "0"],
                             env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -47,7 +47,7 @@ def test_not_a_run(tmp_path, capsys):
 
 
 def test_search_dispatches_multitrial_algorithms(tmp_path):
-    # `search --algo tpe` (and `random` with --trials) runs trials; `random` alone is one-shot
+    # `search --algo tpe` (and `random-trials`) runs trials; `random` is one-shot, --trials or not
     import subprocess
     import sys
     from helpers.trials import SPACE, TRIAL
@@ -63,8 +63,8 @@ def test_search_dispatches_multitrial_algorithms(tmp_path):
     from nascompile.cli.multitrial import is_multitrial
     import argparse
     ns = lambda **kw: argparse.Namespace(**{"trials": None, "trial_command": None, **kw})
-    assert is_multitrial(ns(algo="grid")) and is_multitrial(ns(algo="random", trials=4))
-    assert not is_multitrial(ns(algo="random")) and not is_multitrial(ns(algo="enas"))
+    assert is_multitrial(ns(algo="grid")) and is_multitrial(ns(algo="random-trials"))
+    assert not is_multitrial(ns(algo="random", trials=4)) and not is_multitrial(ns(algo="enas"))
     assert not is_multitrial(ns(algo="custom_trainer:RandomEarlyStopTrainer", trials=4))
 
 

@@ -48,10 +48,13 @@ def test_the_command_line_offers_every_registered_strategy(capsys):
 
     from nascompile.cli import main
     from nascompile.cli.multitrial import is_multitrial
+    from nascompile.cli.runs import multitrial_names
+    from nascompile.multitrial.runner import strategy_name
     with pytest.raises(SystemExit):
         main(["search", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for name in STRATEGIES:
+    assert sorted(strategy_name(n) for n in multitrial_names()) == sorted(STRATEGIES)  # one name each
+    for name in multitrial_names():  # "random-trials": one-shot random search is "random"
         assert name in text
         assert is_multitrial(argparse.Namespace(algo=name, trials=2, trial_command=None))
 

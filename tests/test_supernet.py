@@ -116,7 +116,7 @@ def test_search_false_builds_the_evaluation_network(darts_small):
 # --- weighted mode: the DARTS relaxation ---------------------------------------------------------
 def test_darts_weighted_forward_and_arch_gradients(darts_small):
     torch.manual_seed(0)
-    net = build_supernet(darts_small)
+    net = build_supernet(darts_small, optimize=False)  # hooks see each candidate run (the passes fuse them)
     mutator = WeightedMutator(net, add_none=True)
     cell = net.cell0
     edges = {f"node{i}": [cell._modules[f"node{i}_op{j}"] for j in range(i + 2)] for i in range(4)}

@@ -8,68 +8,14 @@ import os
 import re
 import threading
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from browser import dump_dom, find_chromium, screenshot
+from browser import dump_dom, find_chromium, keep_screenshot, measure
+from browser.runs import ARCH, OPS, TRIALS, add_rank, add_retrain, epoch_record, make_multitrial, make_oneshot
 from nascompile.cli import main
 from nascompile.ui import collect, make_server, render_page
 from nascompile.ui.collect import as_probs
-
-ROOT = Path(__file__).resolve().parents[1]
-SPACE = str(ROOT / "examples" / "digits_cnn.yaml")
-ARCH = {"head/p": 0.25, "layer1/op0": "sep_conv3x3", "layer2/input0": ["layer1"], "layer2/op0": "conv5x5",
-        "stem/kernel": 3}
-OPS = ["conv3x3", "conv5x5", "sep_conv3x3", "dil_conv3x3", "max_pool3x3", "avg_pool3x3"]
-
-
-def epoch_record(e, acc, probs=True):
-    r = {"kind": "epoch", "epoch": e, "global_step": 10 * (e + 1),
-         "train": {"loss": 2.0 - 0.3 * e, "acc": acc - 0.05, "reward": 0.1 * e, "entropy": 6 - e},
-         "valid": {"loss": 2.1 - 0.3 * e, "acc": acc}, "arch": ARCH, "seconds": 1.5}
-    if probs:
-        p = [0.1] * 6
-        p[2] = 0.5
-        r["arch_probs"] = {"layer1/op0": p, "layer2/op0": [0.0, 1.0, 2.0, 0.0, 0.0, 0.0]}  # the second: logits
-    return r
-
-
-def make_oneshot(run: Path, accs=(0.5, 0.7), algo="darts", done=True):
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "run.json").write_text(json.dumps({
-        "format": 1, "algo": algo, "data": "digits", "epochs": len(accs), "seed": 0,
-        "space": {"path": SPACE, "kind": "document", "overrides": {}, "name": "digits-cnn"},
-        "status": "done" if done else "running"}))
-    lines = [json.dumps({"kind": "step", "epoch": 0, "step": 4, "global_step": 5, "loss": 2.2})]
-    lines += [json.dumps(epoch_record(e, a)) for e, a in enumerate(accs)]
-    (run / "metrics.jsonl").write_text("\n".join(lines) + "\n" + '{"kind": "epoch", "epo')  # a line being written
-    if done:
-        (run / "arch.json").write_text(json.dumps(ARCH))
-    return run
-
-
-TRIALS = [  # (arch change, metric, params, status)
-    ({"layer1/op0": "conv3x3"}, 0.80, 5000, "succeeded"),
-    ({"layer1/op0": "conv5x5"}, 0.90, 9000, "succeeded"),
-    ({"layer1/op0": "sep_conv3x3"}, 0.70, 3000, "succeeded"),
-    ({"layer1/op0": "dil_conv3x3"}, 0.60, 8000, "succeeded"),
-    ({"layer1/op0": "max_pool3x3"}, None, 2000, "failed"),
-]
-
-
-def make_multitrial(run: Path, trials=TRIALS):
-    from nascompile.multitrial.store import Store
-
-    store = Store.in_run_dir(run)
-    store.open_experiment("hash", "random", 0, {"space": SPACE, "overrides": []})
-    for change, metric, params, status in trials:
-        tid = store.add_trial({**ARCH, **change}, params=params, flops=params * 10)
-        store.start(tid)
-        store.finish(tid, status, metric=metric, error="boom\nmore" if status == "failed" else None)
-    store.close()
-    (run / "arch.json").write_text(json.dumps({**ARCH, "layer1/op0": "conv5x5"}))
-    return run
 
 
 # --- data collection -------------------------------------------------------------------------
@@ -191,9 +137,12 @@ def test_report_renders_in_browser(tmp_path, chromium):
     assert len(re.findall(r'class="trial-point"', dom)) == 4
     assert {"trials", "chosen", "space"} <= _sections(dom)
     assert 'data-mode="chosen"' in dom and "conv5x5" in dom
-    png = tmp_path / "report-multitrial.png"
-    screenshot(out.as_uri(), png)
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    m = measure(out, tmp_path / "multi.measure.html")
+    scatter = next(c for c in m["charts"] if c["id"] == "trials")
+    assert scatter["marks"] == 4 + 1 and scatter["hits"] == 0 and not scatter["over_plot"]  # points + front
+    assert scatter["legend"] == ["Pareto front", "other trials"]
+    assert all(re.fullmatch(r"\d{1,3}(,\d{3})*", t) for t in scatter["xticks"])  # whole parameter counts
+    keep_screenshot(out.as_uri(), tmp_path / "report-multitrial.png")
 
     out = tmp_path / "oneshot.html"
     assert main(["report", str(make_oneshot(tmp_path / "r")), "-o", str(out)]) == 0
@@ -202,9 +151,7 @@ def test_report_renders_in_browser(tmp_path, chromium):
     assert "best accuracy 0.7000" in dom
     assert len(re.findall(r'<path d="M[^"]+" class="series"', dom)) >= 4 + 2 + 12
     assert 'data-chart="alpha:layer1/op0"' in dom and 'data-node="layer1"' in dom
-    png = tmp_path / "report-oneshot.png"
-    screenshot(out.as_uri(), png)
-    assert png.stat().st_size > 10_000
+    keep_screenshot(out.as_uri(), tmp_path / "report-oneshot.png")
     print(f"screenshots: {tmp_path}")
 
 
@@ -220,6 +167,8 @@ def test_live_page_updates_by_polling(tmp_path, chromium):
             with open(run / "metrics.jsonl", "w") as f:
                 f.write("".join(json.dumps(epoch_record(e, a)) + "\n" for e, a in enumerate((0.5, 0.6, 0.95))))
             (run / "arch.json").write_text(json.dumps(ARCH))
+            add_retrain(run)  # and later commands' results, which the page picks up too
+            add_rank(run, n=8, failed=0)
     handler.do_GET = do_get
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -230,8 +179,9 @@ def test_live_page_updates_by_polling(tmp_path, chromium):
         updates = int(re.search(r'data-updates="(\d+)"', dom).group(1))
         assert updates >= 1
         assert "best accuracy 0.9500" in dom and "epochs 3" in dom and "chosen" in _sections(dom)
-        screenshot(url, tmp_path / "live.png", budget_ms=5000)
-        assert (tmp_path / "live.png").stat().st_size > 10_000
+        assert {"retrain", "rank"} <= _sections(dom) and "test accuracy 0.9123" in dom
+        assert len(re.findall(r'class="rank-point"', dom)) == 8
+        keep_screenshot(url, tmp_path / "live.png", budget_ms=5000)
     finally:
         server.shutdown()
         server.server_close()

@@ -32,13 +32,17 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Mapping
 
+import torch
 import torch.nn as nn
 
 from ..errors import Loc, NasError
 from ..ir.graph import Graph, Node
 from ..nn.mutables import InputChoice, LayerChoice
+from .opt_passes import MIXTURE_PASSES, channels_last, resolve_passes
+from .recompute import checkpoint_cell
 from ..ops.registry import Args
 from .fixed import resolve_op
+from .fused_mixture import FusedChoice
 from ..passes.sharing import op_choices
 from .value_op import MAX_VARIANTS, Repeat, SharedOp, SupernetDepth, ValueOp, build_op, choice_op, node_loc
 from .naming import Namespace, module_reserved
@@ -49,14 +53,21 @@ MAX_PLANS = 4096  # cached plans per graph (ENAS's skip choices have 2**66 combi
 MERGES = ("add", "concat")  # ops that drop an input choice that chose nothing (as freeze does)
 _CALL, _MERGE, _CHECKED, _INPUT = range(4)
 _OWN = frozenset({"graph", "ops", "search", "sources", "decisions", "required_labels", "_steps", "_inputs", "_outputs",
-                  "_choices", "_plans", "_full", "_nullable", "_blocks", "_label", "_depth"})
+                  "_choices", "_plans", "_full", "_nullable", "_blocks", "_label", "_depth",
+                  "passes", "recompute", "_recompute", "_cell", "constraints"})
 
 
-def build_supernet(space, search: bool = True) -> "Supernet":
+def build_supernet(space, search: bool = True, optimize=True, recompute: bool = False) -> "Supernet":
     """The supernet of ``space``: of ``space.search_graph`` (what one-shot trainers relax, e.g.
-    DARTS's non-affine BN) by default, of ``space.graph`` with ``search=False``."""
+    DARTS's non-affine BN) by default, of ``space.graph`` with ``search=False``.
+
+    ``optimize`` selects the passes of :mod:`.opt_passes` (True: the default ones, False: none,
+    or an iterable of pass names); ``recompute`` checkpoints every cell (:mod:`.recompute`)."""
     graph = space.search_graph if search else space.graph
-    return Supernet(graph, space.ops, search)
+    net = Supernet(graph, space.ops, search, passes=resolve_passes(optimize))
+    net.recompute = recompute
+    net.constraints = space.checker if getattr(space, "constraints", ()) else None  # single-path draws obey it
+    return net
 
 
 def _reserved(extra=()) -> frozenset:
@@ -66,9 +77,10 @@ def _reserved(extra=()) -> frozenset:
 class _Builder:
     """Builds the modules of one graph tree; records the op module of every IR path."""
 
-    def __init__(self, decisions: Mapping, ops):
+    def __init__(self, decisions: Mapping, ops, passes=frozenset()):
         self.decisions = decisions
         self.ops = ops
+        self.mixture = frozenset(passes) & frozenset(MIXTURE_PASSES)
         self.sources: dict[str, nn.Module] = {}
 
     def node(self, graph: Graph, node: Node, path: str) -> nn.Module:
@@ -76,12 +88,16 @@ class _Builder:
         if kind == "call":
             return self.op(graph, node, path)
         if kind == "cell":
-            return SuperGraph(node.regions[0], self, f"{path}/body/")
+            cell = SuperGraph(node.regions[0], self, f"{path}/body/")
+            cell._cell = True  # a unit of recomputation (Supernet.recompute)
+            return cell
         if kind == "layer_choice":
             candidates = OrderedDict(
                 (name, self.candidate(region, f"{path}/{name}/"))
                 for name, region in zip(node.region_names, node.regions))
             try:
+                if self.mixture:
+                    return FusedChoice(candidates, self.mixture, key=node.target)
                 return LayerChoice(candidates, key=node.target)
             except NasError as err:
                 raise err.at(node_loc(node, path)) from None
@@ -166,6 +182,8 @@ class SuperGraph(nn.Module):
         self._choices = tuple(attr for _, attr, _, kind in steps if kind == _INPUT)
         self._plans: dict = {}
         self._full = self._plan((None,) * len(self._choices))
+        self._cell = False
+        self._recompute = False
 
     def _plan(self, masks: tuple) -> tuple:
         """The steps the output needs when the input choices read ``masks`` (None: all)."""
@@ -181,6 +199,11 @@ class SuperGraph(nn.Module):
         return tuple(reversed(keep))
 
     def forward(self, *inputs):
+        if self._recompute and torch.is_grad_enabled():
+            return checkpoint_cell(self, self._run, inputs)
+        return self._run(*inputs)
+
+    def _run(self, *inputs):
         if len(inputs) != len(self._inputs):
             raise TypeError(f"expected {len(self._inputs)} inputs, got {len(inputs)}")
         modules = self._modules
@@ -233,13 +256,31 @@ class Supernet(SuperGraph):
     them.
     """
 
-    def __init__(self, graph: Graph, ops=None, search: bool = True):
-        builder = _Builder(graph.decisions, ops)
+    def __init__(self, graph: Graph, ops=None, search: bool = True, passes=frozenset()):
+        builder = _Builder(graph.decisions, ops, passes)
         super().__init__(graph, builder)
         self.graph = graph
         self.ops = ops
         self.search = search
         self.sources = builder.sources
+        self.passes = frozenset(passes)  # the passes of .opt_passes built in (recompute: see below)
+
+    def forward(self, *inputs):
+        if "channels_last" in self.passes:
+            inputs = tuple(channels_last(x) for x in inputs)
+        return super().forward(*inputs)
+
+    @property
+    def recompute(self) -> bool:
+        """Whether every cell recomputes its activations in the backward pass instead of keeping
+        them (activation checkpointing, :mod:`.recompute`); a supernet without cells has none."""
+        return any(m._recompute for m in self.modules() if isinstance(m, SuperGraph))
+
+    @recompute.setter
+    def recompute(self, on: bool) -> None:
+        for m in self.modules():
+            if isinstance(m, SuperGraph) and m._cell:
+                m._recompute = bool(on)
 
     @property
     def decisions(self):

@@ -5,8 +5,8 @@
     nascompile export-code ...      one architecture as standalone PyTorch source
     nascompile convert ...          DARTS genotype / NAS-Bench-201 string <-> architecture JSON
     nascompile ss-gen ...           record the search space of a hand-written model
-    nascompile search ...           one-shot search, or multi-trial search (--trials)
-    nascompile retrain RUN/arch.json  train the found architecture, score it on the test split
+    nascompile search ...           one-shot or multi-trial search, as --algo says (random / random-trials)
+    nascompile retrain RUN/arch.json  train any run's architecture, score it on the test split
     nascompile trials RUN           list a multi-trial run's trials, export the best architectures
     nascompile rank RUN             how well a one-shot run ranks architectures (Kendall tau, ...)
     nascompile ui RUN               serve a live page of a search run

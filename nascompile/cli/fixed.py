@@ -14,17 +14,18 @@ from .base import Command, add_allow_imports, add_overrides, imports_allowed, sa
 
 
 def _add_common(parser) -> None:
-    parser.add_argument("space", help="space document (.yaml, .yml or .json)")
+    parser.add_argument("space", help="space document (.yaml, .yml or .json) or build directory")
     parser.add_argument("arch", help="architecture JSON: a map from labels to choices")
     add_overrides(parser)
     add_allow_imports(parser)
 
 
-def _freeze(args):
-    from ..compiler import load_space, parse_overrides
+def _freeze(args, command: str):
+    from ..compiler import parse_overrides
     from ..passes.freeze import freeze_arch
+    from .runs import open_space
 
-    space = load_space(args.space, parse_overrides(args.set), allow_imports=imports_allowed(args))
+    space = open_space(args.space, parse_overrides(args.set), imports_allowed(args), f"'{command}'")
     frozen, _ = freeze_arch(space, args.arch)
     return space, frozen
 
@@ -41,7 +42,7 @@ class Fix(Command):
     def run(self, args):
         from ..passes.freeze import frozen_cost
 
-        space, frozen = _freeze(args)
+        space, frozen = _freeze(args, self.name)
         params, flops = frozen_cost(frozen, space.ops)
         shape = "x".join(str(d) for d in space.input_shape)
         say(f"{space.name}  ({args.arch})")
@@ -80,7 +81,7 @@ class ExportCode(Command):
         from ..backends.codegen import check_class_name, generate_source
 
         check_class_name(args.class_name)  # before the slow part
-        space, frozen = _freeze(args)
+        space, frozen = _freeze(args, self.name)
         atomic.write_text(args.output, generate_source(frozen, args.class_name, space.ops))
         say(f"wrote {args.output} (class {args.class_name})")
         return 0

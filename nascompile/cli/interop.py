@@ -26,7 +26,7 @@ class Convert(Command):
     help = "convert an architecture to or from a DARTS genotype or a NAS-Bench-201 string"
 
     def add_arguments(self, parser):
-        parser.add_argument("space", help="space document (.yaml, .yml or .json)")
+        parser.add_argument("space", help="space document (.yaml, .yml or .json) or build directory")
         parser.add_argument("arch", nargs="?", metavar="ARCH.json",
                             help="architecture JSON to write as a string (prints it, or writes it to -o)")
         parser.add_argument("--to", choices=["genotype", "nb201"],
@@ -42,8 +42,9 @@ class Convert(Command):
         add_allow_imports(parser)
 
     def run(self, args):
-        from ..compiler import load_space, parse_overrides
+        from ..compiler import parse_overrides
         from ..interop import arch_from_string, arch_to_string
+        from .runs import open_space
 
         text, name = ((args.from_genotype, "genotype") if args.from_genotype is not None
                       else (args.from_nb201, "nb201") if args.from_nb201 is not None else (None, None))
@@ -54,7 +55,7 @@ class Convert(Command):
             raise UsageError(f"give either ARCH.json or --from-{name}, not both")
         if text is not None and args.to is not None:
             raise UsageError(f"--to is for ARCH.json; --from-{name} always gives an architecture JSON")
-        space = load_space(args.space, parse_overrides(args.set), allow_imports=imports_allowed(args))
+        space = open_space(args.space, parse_overrides(args.set), imports_allowed(args), "'convert'")
         if text is None:
             result = arch_to_string(space, args.arch, args.to)
         else:

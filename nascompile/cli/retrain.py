@@ -1,12 +1,17 @@
 """``nascompile retrain RUN/arch.json``: train a found architecture from scratch (or from the
 supernet's weights) and score it on the held-out test split.
 
-The space and data are found through ``RUN/run.json`` (or given: ``--space``, ``--data``). The
+Any run's architecture works: ``RUN/arch.json`` of a one-shot or a multi-trial search, or a
+``DIR/trial_<id>.json`` of ``nascompile trials RUN --top K -o DIR`` (which writes the run's record
+beside them). The space and data are found through ``run.json`` beside the file (a multi-trial
+run without one: through its store), or given: ``--space``, ``--data``. The
 architecture is frozen (:func:`~nascompile.passes.freeze.freeze_arch`), the pruned module built
 (:func:`~nascompile.backends.fixed.build_fixed`) and trained on train + valid with SGD and a
 cosine schedule through the one training loop (:func:`nascompile.train.fit`, for the data's
-task: classification or regression), then evaluated on the test split. Writes ``RUN/retrain/``:
-``model.pt`` (its state_dict), ``model.py`` (standalone source) and ``metrics.json``.
+task: classification or regression), then evaluated on the test split. Writes ``RUN/retrain/``
+(for ``DIR/trial_3.json``: ``DIR/retrain-trial_3/``): ``model.pt`` (its state_dict), ``model.py``
+(standalone source) and ``metrics.json``. The data is checked against the network before any
+training (:func:`~.runs.check_shapes`).
 
 The run folder is data: ``run.json`` is checked field by field (:func:`~.runs.read_run`), a
 dataset or space it names that needs an import is imported only with ``--allow-imports``, and
@@ -24,7 +29,7 @@ from ..errors import Loc, NasError
 from ..logs import progress_bar
 from .base import (Command, UsageError, add_allow_imports, add_overrides, add_threads, imports_allowed, positive,
                    say, set_threads)
-from .runs import check_shapes, load_space, read_run, valid_fraction
+from .runs import check_shapes, load_space, record_of, trainer_class, valid_fraction
 
 
 class Retrain(Command):
@@ -32,7 +37,8 @@ class Retrain(Command):
     help = "train a found architecture (found through its run) and evaluate it on the test split"
 
     def add_arguments(self, parser):
-        parser.add_argument("arch", help="architecture JSON of a search run (RUN/arch.json)")
+        parser.add_argument("arch", help="architecture JSON of a search run (RUN/arch.json of one-shot or "
+                                         "multi-trial search, or DIR/trial_<id>.json of 'nascompile trials -o DIR')")
         parser.add_argument("--epochs", type=int, default=30, help="epochs (default: 30)")
         parser.add_argument("--lr", type=float, default=0.05, help="initial learning rate of SGD (default: 0.05)")
         parser.add_argument("--cosine", action=argparse.BooleanOptionalAction, default=True,
@@ -50,7 +56,8 @@ class Retrain(Command):
         parser.add_argument("--data", default=None, help="dataset (default: the run's)")
         parser.add_argument("--space", default=None, help="space document or build directory (default: the run's)")
         add_overrides(parser, "override a parameter of the document (on top of the run's overrides)")
-        parser.add_argument("-o", "--output", default=None, metavar="DIR", help="output folder (default: RUN/retrain)")
+        parser.add_argument("-o", "--output", default=None, metavar="DIR",
+                            help="output folder (default: RUN/retrain; for RUN/NAME.json: RUN/retrain-NAME)")
         parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
         add_threads(parser)
         add_allow_imports(parser, "the space's imports:, a --data module:function, also as the run recorded them")
@@ -73,15 +80,20 @@ class Retrain(Command):
         if not arch_path.is_file():
             raise NasError("no such file", Loc(str(arch_path)), hint="pass RUN/arch.json of a search")
         run = arch_path.parent
-        record = read_run(run) if (run / "run.json").exists() else None
+        record = record_of(run)
+        if record is not None and record.get("kind") == "multitrial":
+            _check_multitrial(record, run, args)
         if record is None and (args.space is None or args.inherit):
             raise NasError("no run.json beside the architecture: retrain finds the space and data through the "
                            "search run", Loc(str(run / "run.json")),
-                           hint="pass RUN/arch.json of 'nascompile search', or give --space (and --data)"
+                           hint="pass RUN/arch.json of 'nascompile search' (or DIR/trial_ID.json of 'nascompile "
+                                "trials RUN --top K -o DIR'), or give --space (and --data)"
                                 + ("; --inherit needs the run's checkpoint" if args.inherit else ""))
         overrides = parse_overrides(args.set)
         if args.space is not None:
-            space_record = {"path": str(Path(args.space).resolve()), "overrides": overrides}
+            from ..frontend.zoo import resolve_space
+
+            space_record = {"path": str(Path(resolve_space(args.space)).resolve()), "overrides": overrides}
         else:
             space_record = dict(record["space"])
             space_record["overrides"] = {**(space_record.get("overrides") or {}), **overrides}
@@ -90,7 +102,22 @@ class Retrain(Command):
         return retrain(arch_path, space_record, data, seed, args, record, run)
 
 
-def _inherited(space, sample, arch_path: Path, run: Path):
+def _check_multitrial(record: dict, run: Path, args) -> None:
+    """What a multi-trial run cannot give: a supernet's weights, or (for a hand-written model's
+    trials) a network nascompile builds."""
+    if args.inherit:
+        raise NasError("--inherit starts from a one-shot run's supernet; a multi-trial run has none",
+                       Loc(str(run)), hint="leave --inherit out: the architecture is trained from scratch")
+    if (record.get("space") or {}).get("kind") == "search-space file" and args.space is None:
+        command = record.get("trial_command") or "python train.py"
+        raise NasError("this run searched a hand-written model: its trials ran your --trial-command",
+                       Loc(str(run / "run.json")),
+                       hint=f"train the architecture with your own script: NASCOMPILE_TRIAL_PARAMETERS={args.arch} "
+                            f"{command}; or give --space of a space document")
+
+
+def _inherited(space, sample, arch_path: Path, run: Path, record: dict | None = None,
+               allow_imports: bool = False):
     """``(frozen graph, module)`` of the supernet's own IR, the module holding the weights of the
     path that the run's last checkpoint trained."""
     from ..backends.fixed import build_fixed
@@ -111,6 +138,9 @@ def _inherited(space, sample, arch_path: Path, run: Path):
     except (RuntimeError, KeyError) as err:
         raise NasError(f"the checkpoint's supernet does not fit this space: {str(err).splitlines()[0]}",
                        Loc(str(path))) from None
+    if record is not None:  # weights the algorithm made for this path (SMASH: generated ones)
+        trainer_class(record["algo"], allow_imports).path_weights(supernet, checkpoint.get("extra") or {},
+                                                                  sample, str(path))
     frozen = freeze(supernet.graph, sample, str(arch_path))  # the pruned module of the supernet's own IR
     return frozen, inherit_weights(build_fixed(frozen, space.ops), supernet, sample)
 
@@ -140,15 +170,17 @@ def retrain(arch_path: Path, space_record: dict, data: str, seed: int, args, rec
     check_shapes(space, splits, data)
     params, flops = frozen_cost(frozen, space.ops)
     check_memory(space.supernet_params() if args.inherit else params, "the network", Loc(str(arch_path)), factor=4)
-    out_dir = Path(args.output) if args.output else run / "retrain"
+    out_dir = Path(args.output) if args.output else run / ("retrain" if arch_path.name == "arch.json"
+                                                            else f"retrain-{arch_path.stem}")
     if not args.output and out_dir.is_symlink():
-        raise NasError("retrain/ is a symbolic link; retrain writes only inside the run folder", Loc(str(out_dir)),
+        raise NasError(f"{out_dir.name}/ is a symbolic link; retrain writes only inside the run folder",
+                       Loc(str(out_dir)),
                        hint="remove the link, or give -o DIR")
     atomic.clean_stale(out_dir)
     seed_everything(seed)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if args.inherit:
-        frozen, model = _inherited(space, sample, arch_path, run)
+        frozen, model = _inherited(space, sample, arch_path, run, record, allow)
     else:
         model = build_fixed(frozen, space.ops)
     model.to(device)

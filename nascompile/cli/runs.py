@@ -51,6 +51,11 @@ def read_run(run: Path) -> dict:
         raise NasError("no run.json: not a search run folder", Loc(str(run)),
                        hint="run 'nascompile search ... -o RUN' first")
     record = read_json_file(path, NasError, "JSON", MAX_RUN_BYTES, allow_nan=True)
+    return check_record(record, path)
+
+
+def check_record(record, path: Path) -> dict:
+    """``record`` (a run's ``run.json``, read from ``path``) with every field it uses checked."""
     if not isinstance(record, dict) or record.get("format") != RUN_FORMAT or "space" not in record:
         raise NasError("not a nascompile run record (run.json needs format 1 and a space)", Loc(str(path)))
     for key, (types, ok, what) in _FIELDS.items():
@@ -73,12 +78,74 @@ def read_run(run: Path) -> dict:
     return record
 
 
+def record_of(run: Path) -> dict | None:
+    """The record of the search run in folder ``run``: its ``run.json``, or for a multi-trial
+    run without one (written by an older version or by the Python API) the record its store's
+    experiment gives (:func:`~nascompile.multitrial.runner.run_record`); None when ``run`` is
+    not a run folder."""
+    from ..multitrial.store import Store
+
+    if (run / "run.json").exists() or (run / "run.json").is_symlink():
+        return read_run(run)
+    if not Store.exists_in(run):
+        return None
+    from ..multitrial.runner import run_record
+
+    store = Store.open_readonly(run)
+    try:
+        info = store.experiment_info() or {}
+    finally:
+        store.close()
+    config = info.get("config") or {}
+    if not config.get("space"):
+        return None
+    return check_record(run_record({**config, "algo": config.get("algo") or info.get("strategy")}),
+                        run / "trials.db")
+
+
 def load_space(space_record: dict, allow_imports: bool = False):
     """The space of a run record's ``space`` entry (a document or a build directory); its
     imports only with ``allow_imports``."""
-    from ..compiler import load_any
+    return open_space(space_record["path"], space_record.get("overrides") or None, allow_imports)
 
-    return load_any(space_record["path"], space_record.get("overrides") or None, allow_imports=allow_imports)
+
+MULTITRIAL_ALGOS_HINT = "--algo random-trials|grid|evolution|tpe|ppo --trial-command CMD"
+
+
+def is_search_space_file(path) -> bool:
+    """Whether ``path`` is an NNI search-space file (what ``nascompile ss-gen`` writes), not a
+    space document: a ``.json`` file of ``{label: {"_type": ..., "_value": ...}}``."""
+    from ..errors import read_json_file
+    from ..tuner_format import is_nas_search_space
+
+    path = Path(path)
+    if path.suffix != ".json" or not path.is_file():
+        return False
+    try:
+        return is_nas_search_space(read_json_file(path, NasError, "JSON", MAX_RUN_BYTES))
+    except NasError:
+        return False  # not JSON: the space loader says where
+
+
+def open_space(path, overrides: dict | None = None, allow_imports: bool = False, purpose: str = "this command"):
+    """The space of ``path``: a space document or a build directory (what every command that
+    takes a space accepts). An NNI search-space file or another folder is one error line
+    saying what to pass instead."""
+    from ..compiler import is_build_dir, load_any
+    from ..frontend.zoo import resolve_space
+
+    path = Path(resolve_space(str(path)))
+    if is_search_space_file(path):
+        raise NasError(f"an NNI search-space file (as 'nascompile ss-gen' writes) has no network for {purpose}",
+                       Loc(str(path)), hint=f"search it with your training script: nascompile search {path} "
+                                            f"{MULTITRIAL_ALGOS_HINT}; or pass a space document or build directory")
+    if path.is_dir() and not is_build_dir(path):
+        raise NasError("is a folder but not a build directory (no space.json)", Loc(str(path)),
+                       hint="pass a .yaml/.json space document, or the folder 'nascompile build SPACE -o DIR' wrote")
+    if not path.exists():
+        raise NasError("no such space document or build directory", Loc(str(path)),
+                       hint="run 'nascompile build SPACE' first, or pass the document")
+    return load_any(str(path), overrides or None, allow_imports=allow_imports)
 
 
 def check_metrics_log(path: Path) -> None:
@@ -155,11 +222,15 @@ def check_options(options, where: Loc) -> dict:
     return options
 
 
-def check_shapes(space, splits, data_name: str) -> None:
-    if tuple(space.input_shape) != tuple(splits.input_shape):
-        raise NasError(f"the space '{space.name}' takes input {'x'.join(map(str, space.input_shape))} but the "
-                       f"'{data_name}' data is {'x'.join(map(str, splits.input_shape))}", Loc(space.doc.file),
-                       hint="search it on data of its input shape, or change 'input' in the document")
+def check_shapes(space, splits, data_name: str | None = None) -> None:
+    """Before any training: one error line unless ``space`` fits the data of ``splits`` (input
+    shape, and an output of one score per class or one value per regression target:
+    :func:`nascompile.data.check_fits`)."""
+    from ..data import check_fits
+
+    check_fits(splits, space.input_shape, space.graph.output.shape, space.name, Loc(space.doc.file),
+               {**(space.doc.data.get("params") or {}), **(space.overrides or {})},
+               tuple(d for d in space.doc.data.get("input") or () if isinstance(d, str)))
 
 
 def oneshot_names() -> list[str]:
@@ -176,6 +247,15 @@ def strategy_names() -> list[str]:
     return list(STRATEGIES)
 
 
+def multitrial_names() -> list[str]:
+    """The command line's names of the multi-trial algorithms: a strategy's name, or
+    ``NAME-trials`` where a one-shot algorithm is called ``NAME`` too (``random-trials``: random
+    architectures, each trained as a trial; ``random``: one-shot random search with weight
+    sharing). One name, one algorithm."""
+    oneshot = set(oneshot_names())
+    return [f"{name}-trials" if name in oneshot else name for name in strategy_names()]
+
+
 def is_user_trainer(algo: str) -> bool:
     return ":" in algo
 
@@ -183,11 +263,12 @@ def is_user_trainer(algo: str) -> bool:
 def check_algo(algo: str) -> None:
     """One error line for an ``--algo`` that no registry holds (``module:Class`` passes: it is
     checked when it is loaded)."""
-    if is_user_trainer(algo) or algo in strategy_names() or algo in oneshot_names():
+    if is_user_trainer(algo) or algo in multitrial_names() or algo in oneshot_names():
         return
-    known = list(dict.fromkeys(oneshot_names() + strategy_names()))
-    raise NasError(f"unknown search algorithm '{algo}' (known: {', '.join(known)}, or module:Class)",
-                   Loc("--algo"), hint=did_you_mean(algo, known))
+    known = oneshot_names() + multitrial_names()
+    raise NasError(f"unknown search algorithm '{algo}' (known: {', '.join(oneshot_names())}, or module:Class, "
+                   f"one-shot; {', '.join(multitrial_names())}, multi-trial)", Loc("--algo"),
+                   hint=did_you_mean(algo, known))
 
 
 def trainer_class(algo: str, allow_imports: bool = False) -> type:
@@ -221,5 +302,5 @@ class KnownAlgorithms:
     registry lives in :mod:`nascompile.oneshot`, which imports torch)."""
 
     def __str__(self) -> str:
-        return (f"one-shot ({', '.join(oneshot_names())}; or module:Class of your own "
-                f"OneShotTrainer) or multi-trial ({', '.join(strategy_names())})")
+        return (f"one-shot, one supernet ({', '.join(oneshot_names())}; or module:Class of your own "
+                f"OneShotTrainer) or multi-trial, each architecture a trial ({', '.join(multitrial_names())})")

@@ -12,11 +12,13 @@ and writes the run folder::
     RUN/checkpoints/      last.pt, written atomically every epoch and every --checkpoint-every steps
     RUN/arch.json         the found architecture (flat label -> choice JSON)
 
-``--algo`` is a name of the trainer registry (:func:`nascompile.oneshot.algorithms`) or of the
-strategy registry (:data:`nascompile.multitrial.strategies.STRATEGIES`), or ``module:Class``
-of your own :class:`~nascompile.oneshot.OneShotTrainer` subclass (``PYTHONPATH=examples
-nascompile search SPACE --algo custom_trainer:RandomEarlyStopTrainer --allow-imports``).
-``random`` is one-shot unless ``--trials`` or ``--trial-command`` asks for trials. Each trainer declares
+``--algo`` is a name of the trainer registry (:func:`nascompile.oneshot.algorithms`) or a
+multi-trial name (:func:`~.runs.multitrial_names`: the strategy registry's, with ``random-trials``
+for its ``random``), or ``module:Class`` of your own :class:`~nascompile.oneshot.OneShotTrainer`
+subclass (``PYTHONPATH=examples nascompile search SPACE --algo custom_trainer:RandomEarlyStopTrainer
+--allow-imports``). One name is one algorithm: ``random`` is one-shot random search (weight
+sharing), ``random-trials`` trains random architectures as trials, and an option of the other
+kind of search is refused (:func:`~.multitrial.check_mode`). Each trainer declares
 what the command line needs of it: ``valid_fraction`` (the share of the training data held
 out to judge architectures) and ``cli_defaults`` (settings for short runs on small data);
 ``--option NAME=VALUE`` overrides those and any other keyword argument.
@@ -41,39 +43,54 @@ from .. import atomic
 from ..errors import CheckpointError, Loc, NasError
 from .base import (Command, UsageError, add_allow_imports, add_overrides, add_threads, imports_allowed, positive,
                    say, set_threads)
-from .multitrial import add_multitrial_arguments, is_multitrial, run_multitrial
+from .multitrial import add_multitrial_arguments, check_mode, is_multitrial, run_multitrial
 from .runs import (RUN_FORMAT, KnownAlgorithms, check_algo, check_metrics_log, check_options, check_shapes,
-                   load_space, oneshot_names, read_run, strategy_names, trainer_class)
+                   is_search_space_file, load_space, multitrial_names, oneshot_names, read_run, trainer_class)
 
 SEARCH_DEFAULTS = {"data": "digits", "epochs": 10, "seed": 0, "batch_size": 64, "lr": 0.05}
 
 
 class Search(Command):
     name = "search"
-    help = "one-shot search of a space (or build directory) on a dataset; writes a run folder"
+    help = ("search a space (or build directory) on a dataset, one-shot or multi-trial as --algo says; "
+            "writes a run folder")
 
     def add_arguments(self, parser):
         parser.add_argument("space", nargs="?", default=None,
-                            help="space document or build directory (default: ./build)")
+                            help="space document or build directory (default: ./build); with --trial-command, "
+                                 "the search_space.json of 'nascompile ss-gen' (default: ./search_space.json)")
         algo = parser.add_argument("--algo", default=None, metavar="ALGO", help="search algorithm: %(known)s")
         algo.known = KnownAlgorithms()  # listed when the help is shown: the registries import nothing before
         parser.add_argument("--data", default=None, metavar="NAME",
-                            help="digits, mnist1d, cifar10 or module:function (default: digits)")
-        parser.add_argument("--epochs", type=int, default=None, help="epochs of search (default: 10)")
+                            help="digits, wine, breast_cancer, iris, diabetes, mnist1d, cifar10 or "
+                                 "module:function (default: digits)")
+        parser.add_argument("--epochs", type=int, default=None, help="one-shot: epochs of search (default: 10)")
         parser.add_argument("--seed", type=int, default=None, help="seed of everything (default: 0)")
         parser.add_argument("-o", "--output", default=None, metavar="RUN",
                             help="run folder (default: runs/<space>-<algo>-<seed>)")
         parser.add_argument("--resume", action="store_true", help="continue RUN from its last checkpoint")
         parser.add_argument("--batch-size", type=int, default=None, help="batch size (default: 64)")
-        parser.add_argument("--lr", type=float, default=None, help="learning rate of the weights (default: 0.05)")
+        parser.add_argument("--lr", type=float, default=None,
+                            help="learning rate of the weights (default: 0.05 for one-shot SGD, 0.001 for each "
+                                 "trial's Adam)")
         add_overrides(parser)
         parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                            help="a keyword argument of the trainer, e.g. --option ctrl_lr=0.001 (repeatable)")
+                            help="one-shot: a keyword argument of the trainer, e.g. --option ctrl_lr=0.001 "
+                                 "(repeatable)")
+        # supernet passes (nascompile.backends.opt_passes): exact, so a run's results do not depend on them
+        parser.add_argument("--no-opt", action="store_true",
+                            help="one-shot: build the plain supernet, every supernet pass off (debugging)")
+        parser.add_argument("--recompute", action="store_true",
+                            help="one-shot: recompute each cell's activations in the backward pass (less memory)")
+        parser.add_argument("--compile", action="store_true",
+                            help="one-shot: torch.compile the supernet (eager, with a note, where it cannot)")
         parser.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
-                            help="also checkpoint every N steps (default: at epoch ends)")
+                            help="one-shot: also checkpoint every N steps (default: at epoch ends)")
         parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
         add_threads(parser)
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+        parser.add_argument("--tensorboard", default=None, metavar="DIR",
+                            help="one-shot: also write TensorBoard scalars to DIR (pip install nascompile[tensorboard])")
         add_allow_imports(parser, "the space's imports:, --algo module:Class, --data module:function, also as "
                                   "recorded by a run being resumed")
         add_multitrial_arguments(parser)
@@ -83,6 +100,7 @@ class Search(Command):
 
         if args.algo is not None:
             check_algo(args.algo)
+        check_mode(args)
         if is_multitrial(args):  # each architecture trained as its own trial
             return run_multitrial(args)
 
@@ -99,6 +117,10 @@ class Search(Command):
                 raise UsageError("--resume needs -o RUN (the run to continue)")
             run = Path(args.output)
             record = read_run(run)
+            if record.get("kind") == "multitrial":
+                raise NasError("a multi-trial run resumes with the command line that started it", Loc(str(run)),
+                               hint=f"run it again with --resume: nascompile search SPACE --algo {record['algo']} "
+                                    f"--trials N ... --resume -o {run}")
             given = {"algo": args.algo, "data": args.data, "seed": args.seed, "batch_size": args.batch_size,
                      "lr": args.lr, "epochs": args.epochs}
             for key, value in given.items():
@@ -118,14 +140,19 @@ class Search(Command):
             check_metrics_log(run / "metrics.jsonl")
             return self._search(record, run, args)
         if args.algo is None:
-            known = list(dict.fromkeys(oneshot_names() + strategy_names()))
-            raise UsageError("--algo is required (one of: " + ", ".join(known) + ", or module:Class)")
+            raise UsageError(f"--algo is required: one-shot {', '.join(oneshot_names())} (or module:Class), "
+                             f"or multi-trial {', '.join(multitrial_names())}")
         from ..frontend.zoo import resolve_space
 
         space_path = Path(resolve_space(args.space if args.space is not None else "build"))
         if not space_path.exists():
             raise NasError("no such space document or build directory", Loc(str(space_path)),
                            hint="run 'nascompile build SPACE' first, or pass the document")
+        if is_search_space_file(space_path):  # before anything slow
+            raise NasError(f"an NNI search-space file (as 'nascompile ss-gen' writes) has no network for one-shot "
+                           f"'{args.algo}'", Loc(str(space_path)),
+                           hint=f"search it with your training script: nascompile search {space_path} --algo "
+                                "random-trials|grid|evolution|tpe|ppo --trial-command CMD")
         settings = {k: (getattr(args, k) if getattr(args, k) is not None else v) for k, v in SEARCH_DEFAULTS.items()}
         record = {"format": RUN_FORMAT, "algo": args.algo, **settings,
                   "space": {"path": str(space_path.resolve()),
@@ -142,6 +169,10 @@ class Search(Command):
         from ..train import task_for
         from ..ui.space_view import space_view
 
+        if getattr(args, "tensorboard", None) is not None:  # a missing package fails before any work
+            from ..ui.tensorboard import require_tensorboard
+
+            require_tensorboard(args.tensorboard)
         set_threads(args.threads)
         allow = imports_allowed(args)
         algo = record["algo"]
@@ -163,7 +194,8 @@ class Search(Command):
 
         check_memory(space.supernet_params(), "the supernet", Loc(space.doc.file), factor=4)  # + grads, momentum
         torch.manual_seed(record["seed"])
-        model = build_supernet(space)
+        model = build_supernet(space, optimize=not args.no_opt, recompute=args.recompute)
+        _passes_line(model, args)
         task = task_for(splits.task)
         optimizer = torch.optim.SGD(model.parameters(), lr=record["lr"], momentum=0.9, weight_decay=1e-4)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(record["epochs"], 1),
@@ -175,6 +207,10 @@ class Search(Command):
                       lr_scheduler=scheduler, device=args.device, verbose=not args.quiet, space=space)
         kwargs.update(trainer_cls.cli_defaults)     # the trainer's settings for short runs on small data
         kwargs.update(record.get("options") or {})  # then the user's --option
+        if getattr(args, "tensorboard", None) is not None:  # TensorBoard scalars beside metrics.jsonl
+            from ..ui.tensorboard import TensorBoardLogger
+
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), TensorBoardLogger(args.tensorboard)]
         try:
             trainer = trainer_cls(**kwargs)
         except TypeError as err:
@@ -207,6 +243,20 @@ class Search(Command):
         return 0
 
 
+def _passes_line(model, args) -> None:
+    """One line naming the supernet passes on (and --compile, which may fall back to eager)."""
+    from ..backends.opt_passes import describe
+
+    on = set(model.passes) | ({"recompute"} if args.recompute else set())
+    if args.compile:
+        from ..backends.compiled import compile_module
+
+        compile_module(model, note=say)
+        on.add("compile")
+    if not args.quiet:
+        say(f"supernet passes: {describe(on)}")
+
+
 OWN_FILES = ("run.json", "metrics.jsonl", "arch.json", "space_view.json", "checkpoints", "checkpoints/last.pt")
 
 
@@ -234,11 +284,10 @@ def _interrupted_before_training(run: Path) -> bool:
 
 
 def _safe_name(name: str) -> str:
-    """A space name as one folder name (no separators, no dot names, no control characters)."""
-    import re
+    """A space name as one folder name (as multi-trial runs name theirs)."""
+    from ..multitrial.runner import safe_name
 
-    cleaned = re.sub(r"[^A-Za-z0-9._+-]", "_", name)[:80].strip(".")
-    return cleaned or "space"
+    return safe_name(name)
 
 
 COMMANDS: list[Command] = [Search()]

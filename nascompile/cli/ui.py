@@ -1,10 +1,12 @@
 """``nascompile ui RUN`` (a live page on loopback) and ``nascompile report RUN -o FILE`` (the
-same page as one self-contained HTML file).
+same page as one self-contained HTML file); ``nascompile report RUN1 RUN2 ... -o FILE`` compares
+runs on one page (curves overlaid, one colour per run; chosen architectures side by side).
 
 Both only read the run folder (its own files, never through links that leave it) and never
 import user code: the space is drawn from its recorded view. ``ui`` answers only requests for
 loopback names unless ``--host`` binds it elsewhere, which it warns about; ``report`` refuses a
-damaged run folder with one line naming the file.
+damaged run folder with one line naming the file. A folder that is not a run (no ``run.json``,
+``metrics.jsonl`` or ``trials.db``) is refused by both, exit status 2.
 """
 from __future__ import annotations
 
@@ -12,14 +14,13 @@ import sys
 
 from .base import Command, say
 
+MAX_RUNS = 10  # of one comparison: each run keeps its own colour (the page has ten)
+
 
 def _check_run(run: str) -> None:
-    from pathlib import Path
+    from ..ui.results import check_run_dir
 
-    from ..errors import Loc, NasError
-
-    if not Path(run).is_dir():
-        raise NasError("no such run directory", Loc(run), hint="pass the -o folder of 'nascompile search'")
+    check_run_dir(run)
 
 
 class Ui(Command):
@@ -51,19 +52,26 @@ class Ui(Command):
 
 class Report(Command):
     name = "report"
-    help = "write the page of a search run as one self-contained HTML file"
+    help = "write the page of a search run (or a comparison of several) as one self-contained HTML file"
 
     def add_arguments(self, parser):
-        parser.add_argument("run", help="run directory (one-shot or multi-trial)")
+        parser.add_argument("runs", nargs="+", metavar="RUN",
+                            help="run directory (one-shot or multi-trial); several: compared on one page")
         parser.add_argument("-o", "--output", default="report.html", help="HTML file (default: report.html)")
 
     def run(self, args):
         from .. import atomic
-        from ..ui import collect, render_page
+        from ..errors import Loc, NasError
+        from ..ui import collect, collect_runs, render_page
 
-        _check_run(args.run)
-        atomic.write_text(args.output, render_page(collect(args.run, strict=True)))
-        say(f"wrote {args.output}")
+        for run in args.runs:
+            _check_run(run)
+        if len(args.runs) > MAX_RUNS:
+            raise NasError(f"{len(args.runs)} runs: a report compares at most {MAX_RUNS}", Loc(args.runs[MAX_RUNS]),
+                           hint="write several reports")
+        snapshot = collect(args.runs[0], strict=True) if len(args.runs) == 1 else collect_runs(args.runs, strict=True)
+        atomic.write_text(args.output, render_page(snapshot))
+        say(f"wrote {args.output}" + (f" (comparing {len(args.runs)} runs)" if len(args.runs) > 1 else ""))
         return 0
 
 

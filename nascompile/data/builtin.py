@@ -1,10 +1,13 @@
-"""The built-in datasets: ``digits``, ``wine``, ``mnist1d`` and ``cifar10`` (see :mod:`nascompile.data`).
+"""The built-in datasets: ``digits``, the tabular ``wine``, ``breast_cancer``, ``iris`` and
+``diabetes`` (regression), ``mnist1d`` and ``cifar10`` (see :mod:`nascompile.data`).
 
 Each is ``fn(seed, root) -> (train, test)`` of ``(inputs, targets)`` pairs; :func:`get_dataset`
-carves the validation split. Nothing is ever downloaded.
+carves the validation split. Nothing is ever downloaded. :data:`SHAPES` says what each gives
+without loading it (so an error can name the data sets that fit a space).
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import pickle
@@ -15,9 +18,13 @@ import torch
 
 from ..errors import DataError, Loc
 from .registry import register_dataset
-from .splits import seeded_generator, stratified
+from .splits import seeded_generator, split_indices, stratified
 
 TEST_FRACTION = 0.2
+
+# name -> (input shape, classes or None for regression): what each built-in dataset gives
+SHAPES = {"digits": ((1, 8, 8), 10), "wine": ((13,), 3), "breast_cancer": ((30,), 2), "iris": ((4,), 3),
+          "diabetes": ((10,), None), "mnist1d": ((1, 40), 10), "cifar10": ((3, 32, 32), 10)}
 
 
 def _need(package: str, pip_name: str, dataset: str):
@@ -39,31 +46,65 @@ def _digits(seed: int = 0, root=None):
     return (x[rest], y[rest]), (x[held], y[held])
 
 
-@register_dataset("wine")
-def _wine(seed: int = 0, root=None):
-    """scikit-learn's bundled wine recognition data: 178 samples of 13 features, 3 classes;
-    each feature standardised with the statistics of the training part."""
-    datasets = _need("sklearn.datasets", "scikit-learn", "wine")
-    bunch = datasets.load_wine()
+def _tabular(loader: str, name: str, seed: int, regression: bool = False):
+    """``(train, test)`` of one of scikit-learn's bundled tables: a seeded 20% test split
+    (class-stratified), every feature standardised with the training part's mean and std, and
+    a regression target too (so an mse of 1.0 is what predicting the mean scores)."""
+    bunch = getattr(_need("sklearn.datasets", "scikit-learn", name), loader)()
     x = torch.tensor(bunch.data, dtype=torch.float32)
-    y = torch.tensor(bunch.target, dtype=torch.long)
-    rest, held = stratified(y, TEST_FRACTION, seeded_generator(seed, 1))
+    y = torch.tensor(bunch.target, dtype=torch.float32 if regression else torch.long)
+    rest, held = split_indices(y, TEST_FRACTION, seeded_generator(seed, 1))
     mean, std = x[rest].mean(0), x[rest].std(0).clamp_min(1e-8)
     x = (x - mean) / std
+    if regression:
+        y = (y - y[rest].mean()) / y[rest].std().clamp_min(1e-8)
     return (x[rest], y[rest]), (x[held], y[held])
+
+
+@register_dataset("wine")
+def _wine(seed: int = 0, root=None):
+    """scikit-learn's wine recognition data: 178 samples of 13 features, 3 classes."""
+    return _tabular("load_wine", "wine", seed)
+
+
+@register_dataset("breast_cancer")
+def _breast_cancer(seed: int = 0, root=None):
+    """scikit-learn's breast cancer Wisconsin (diagnostic) data: 569 samples of 30 features, 2 classes."""
+    return _tabular("load_breast_cancer", "breast_cancer", seed)
+
+
+@register_dataset("iris")
+def _iris(seed: int = 0, root=None):
+    """scikit-learn's iris data: 150 samples of 4 features, 3 classes."""
+    return _tabular("load_iris", "iris", seed)
+
+
+@register_dataset("diabetes")
+def _diabetes(seed: int = 0, root=None):
+    """scikit-learn's diabetes data, a regression: 442 samples of 10 features, one target (disease
+    progression after a year), standardised."""
+    return _tabular("load_diabetes", "diabetes", seed, regression=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist1d_standard():
+    """MNIST-1D as its paper's baselines use it: the package's default generation arguments
+    (data seed 42, 4,000 train / 1,000 test), generated once per process."""
+    _need("mnist1d", "mnist1d", "mnist1d")
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    data = make_dataset(get_dataset_args())  # generated here; never the package's download
+    x = torch.tensor(data["x"], dtype=torch.float32).unsqueeze(1)
+    xt = torch.tensor(data["x_test"], dtype=torch.float32).unsqueeze(1)
+    return (x, torch.tensor(data["y"], dtype=torch.long)), (xt, torch.tensor(data["y_test"], dtype=torch.long))
 
 
 @register_dataset("mnist1d")
 def _mnist1d(seed: int = 0, root=None):
-    _need("mnist1d", "mnist1d", "mnist1d")
-    from mnist1d.data import get_dataset_args, make_dataset
-
-    args = get_dataset_args()
-    args.seed = int(seed)
-    data = make_dataset(args)  # generated here; never the package's download
-    x = torch.tensor(data["x"], dtype=torch.float32).unsqueeze(1)
-    xt = torch.tensor(data["x_test"], dtype=torch.float32).unsqueeze(1)
-    return (x, torch.tensor(data["y"], dtype=torch.long)), (xt, torch.tensor(data["y_test"], dtype=torch.long))
+    """The standard MNIST-1D whatever ``seed`` is: the search seed carves the validation part
+    and drives training, it does not generate another benchmark."""
+    (x, y), (xt, yt) = _mnist1d_standard()
+    return (x.clone(), y.clone()), (xt.clone(), yt.clone())
 
 
 CIFAR_FOLDER = "cifar-10-batches-py"

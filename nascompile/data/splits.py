@@ -23,6 +23,7 @@ class Splits:
     input_shape: tuple
     num_classes: int | None
     task: str = "classification"  # or "regression"
+    target_shape: tuple | None = ()  # one sample's target: () for a class index or a scalar; None: unknown
 
     def train_and_valid(self) -> Dataset:
         """All the training data (train + valid), e.g. to retrain the found architecture."""
@@ -55,7 +56,8 @@ def stratified(y: torch.Tensor, fraction: float, g: torch.Generator) -> tuple[to
     return torch.sort(torch.cat(rest)).values, torch.sort(torch.cat(held)).values
 
 
-def _split_indices(y: torch.Tensor, fraction: float, g: torch.Generator):
+def split_indices(y: torch.Tensor, fraction: float, g: torch.Generator):
+    """``(rest, held out)`` indices: class-stratified for class indices, a seeded share otherwise."""
     if not y.is_floating_point() and y.dim() == 1:
         return stratified(y, fraction, g)
     perm = torch.randperm(len(y), generator=g)
@@ -70,7 +72,7 @@ def carve(data: Dataset, fraction: float, seed: int = 0, salt: int = 2) -> tuple
         raise DataError(f"a validation fraction is between 0 and 1, got {fraction!r}", Loc("<data>"))
     g = seeded_generator(seed, salt)
     if isinstance(data, TensorDataset):
-        rest, held = _split_indices(data.tensors[-1], fraction, g)
+        rest, held = split_indices(data.tensors[-1], fraction, g)
         return TensorDataset(*(t[rest] for t in data.tensors)), TensorDataset(*(t[held] for t in data.tensors))
     perm = torch.randperm(len(data), generator=g).tolist()
     k = int(round(len(data) * fraction))
@@ -124,11 +126,12 @@ def make_splits(name: str, train, valid, test, seed: int, valid_fraction: float,
     x, y, all_y = _first(train)
     shape = tuple(torch.as_tensor(x).shape)
     y = torch.as_tensor(y) if y is not None else None
+    target = None if y is None else tuple(y.shape)
     if y is not None and y.is_floating_point():
-        return Splits(name, train, valid, test, shape, None, "regression")
+        return Splits(name, train, valid, test, shape, None, "regression", target)
     if all_y is not None:
         classes = int(max(int(t.tensors[-1].max()) for t in (train, valid, test)
                           if isinstance(t, TensorDataset))) + 1
     else:
         classes = None
-    return Splits(name, train, valid, test, shape, classes, "classification")
+    return Splits(name, train, valid, test, shape, classes, "classification", target)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import LimitError, SpaceError
 from ..ir.samples import assignments
-from ..ir.values import evaluate, is_sym, labels_of
+from ..ir.values import Sym, evaluate, is_sym, labels_of
 
 MAX_CHECKS = 150_000  # evaluations of choice-dependent conditions and shapes in one document
 
@@ -52,6 +52,8 @@ class ChoiceChecker:
                 if x != y:
                     return False
                 continue
+            if isinstance(x, Sym) and isinstance(y, Sym) and x == y:
+                continue  # one expression: equal for every sample
             for sample in self._samples(labels_of((x, y))):
                 if _evaluate(x, sample) != _evaluate(y, sample):
                     return False

@@ -7,6 +7,7 @@ import math
 from ..errors import LimitError, Loc, SpaceError, clip, count, did_you_mean
 from ..ir.graph import Decision, Node
 from ..ir.values import apply, is_sym, ref
+from . import ast as A
 from .context import MAX_OPTIONS, MAX_TOTAL_OPTIONS, REDUCTIONS, Poisoned, Site, _candidate_names, _dedupe, _fmt, join
 from .parse import inner_loc
 from .runtime import POISON, ChoiceOp, Function, OpCall, OpValue, Tensor, type_name
@@ -32,9 +33,9 @@ class Choices:
 
     def _label(self, site: Site, role: str, explicit, hint, is_root) -> str:
         if explicit is not None:
-            if not isinstance(explicit, str) or not explicit or "//" in explicit:
+            if not isinstance(explicit, str) or explicit.strip("/") == "" or "//" in explicit:
                 raise SpaceError(f"label must be a non-empty string, got {clip(repr(explicit), 60)}", site.loc)
-            return join(site.base, explicit)
+            return explicit[1:] if explicit.startswith("/") else join(site.base, explicit)  # "/x": absolute
         if is_root:
             return site.path
         if hint is not None:
@@ -55,8 +56,10 @@ class Choices:
             raise SpaceError("empty choice: choice() needs at least one candidate")
         if ast.args and named:
             raise SpaceError("a choice's candidates are either all named (name=...) or all unnamed")
-        values = [self.ev(a, env, site) for a in ast.args] if ast.args else [
+        values = self._choice_args(ast.args, env, site) if ast.args else [
             self.ev(v, env, site) for _, v in named]
+        if not values:  # choice(*[])
+            raise SpaceError("empty choice: choice() needs at least one candidate")
         if any(v is POISON for v in values):
             raise Poisoned
         if all(isinstance(v, (OpValue, Function)) for v in values):
@@ -83,6 +86,19 @@ class Choices:
         label = self._label(site, "value", explicit, hint, is_root)
         self._declare(Decision(label, "value", tuple(values)), loc)
         return ref(label)
+
+    def _choice_args(self, args, env, site) -> list:
+        """A choice's unnamed candidates; ``*xs`` spreads a list (``choice(*widths)``)."""
+        out = []
+        for a in args:
+            if isinstance(a, A.Star):
+                value = self.ev(a.value, env, site)
+                if not isinstance(value, list):
+                    raise SpaceError(f"'*' needs a list, got {type_name(value)}")
+                out.extend(value)
+            else:
+                out.append(self.ev(a, env, site))
+        return out
 
     def _input_choice(self, ast, env, site, is_root):
         loc = inner_loc(site.loc, ast.pos)

@@ -11,7 +11,7 @@ from ..ir.graph import Graph
 from .runtime import CellCall, Chain, OpCall
 
 RESERVED = {"true", "false", "null", "True", "False", "None", "search", "input", "k", "choice",
-            "input_choice"}
+            "input_choice", "loose_ends"}
 REDUCTIONS = ("sum", "mean", "concat")
 # Limits of what one document may ask for, each checked before the work it bounds (documented
 # in docs/space-format.md, "Limits"); going over one is a located SpaceError.

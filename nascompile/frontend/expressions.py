@@ -249,6 +249,9 @@ class Expressions:
             if ast.func.id == "choice":
                 return self._choice(ast, env, site, hint, is_root)
             return self._input_choice(ast, env, site, is_root)
+        if isinstance(ast.func, A.Name) and ast.func.id == "loose_ends" and ast.func.id not in env:
+            from .loose import loose_ends
+            return loose_ends(self, ast, env, site)
         func = self.ev(ast.func, env, site)
         args = []
         for a in ast.args:
@@ -378,7 +381,9 @@ class Expressions:
             raise SpaceError(f"label must be a string, got {type_name(label)}")
         params = self._bind_params(cell.name, "cell", cell.params, args, kwargs, {}, site)
         if label is not None:
-            scope = join(site.base, label)
+            if label.strip("/") == "" or "//" in label:
+                raise SpaceError(f"label must be a non-empty string, got {clip(repr(label), 60)}")
+            scope = label[1:] if label.startswith("/") else join(site.base, label)  # "/x": absolute
         elif is_root:
             scope = site.path
         else:

@@ -92,6 +92,19 @@ class Lowering(Declarations, Expressions, Bounds, Choices, Applier):
         with _deep_stack():
             return self._run()
 
+    def _input_shape(self, dims) -> tuple:
+        """``input:`` with its parameter names (``[3, resolution, resolution]``) replaced by values."""
+        out = []
+        for i, d in enumerate(dims):
+            value = self.globals.get(d) if isinstance(d, str) else d
+            if isinstance(d, str) and not (isinstance(value, int) and not isinstance(value, bool)
+                                           and 1 <= value <= 16777216):
+                raise SpaceError(f"input/{i}: '{d}' must name an integer parameter from 1 to 16,777,216, "
+                                 f"got {clip(repr(value), 40)}", self.doc.loc(("input", i)),
+                                 hint=f"add it to params: ({d}: 224) or write the number")
+            out.append(value)
+        return tuple(out)
+
     def _run(self) -> Graph:
         data = self.doc.data
         self._params(data.get("params", {}))
@@ -102,8 +115,9 @@ class Lowering(Declarations, Expressions, Bounds, Choices, Applier):
         graph = Graph(data["name"])
         network = data["network"]
         env = dict(self.globals)
+        shape = self._input_shape(data["input"])
         for name in network.get("inputs", ["input"]):
-            node = self.add_node(graph, Node(name, "input", shape=tuple(data["input"]),
+            node = self.add_node(graph, Node(name, "input", shape=shape,
                                              loc=self.doc.loc(("input",))))
             env[name] = Tensor(graph, node.name, node.shape, node.name)
         self._body(graph, env, network["nodes"], ("network", "nodes"), scope="")
@@ -270,7 +284,7 @@ class Lowering(Declarations, Expressions, Bounds, Choices, Applier):
         ast = self._parse_value(spec["depth"], dpath)
         site = Site(scope, name, self._text_loc(dpath), Graph(), set())
         if isinstance(ast, A.Call) and isinstance(ast.func, A.Name) and ast.func.id == "choice":
-            options = [self.ev(a, env, site) for a in ast.args]
+            options = self._choice_args(ast.args, env, site)  # choice(*depths) spreads a list
             explicit = dict((k, self.ev(v, env, site)) for k, v in ast.kwargs)
             if set(explicit) - {"label"}:
                 raise SpaceError("a depth choice takes numbers and an optional label", site.loc)

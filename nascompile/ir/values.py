@@ -31,6 +31,12 @@ def _sum_chosen(chosen, names, weights):
     return sum(weights[index[c]] for c in chosen)
 
 
+def _unread(*pairs):
+    """``pairs`` is (chosen, candidate, chosen, candidate, ...): no chosen set holds its candidate
+    (a loose end: no input choice that could read the node picked it)."""
+    return all(pairs[k + 1] not in pairs[k] for k in range(0, len(pairs), 2))
+
+
 def _in(a, b):
     return a in b
 
@@ -50,7 +56,7 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
     "ge": operator.ge, "not": operator.not_, "and": lambda a, b: a and b, "or": lambda a, b: a or b,
     "in": _in, "select": _select, "pick": _pick, "min": min, "max": max, "abs": abs, "int": int, "float": float,
-    "round": round, "len": len, "make_divisible": make_divisible, "sum_chosen": _sum_chosen,
+    "round": round, "len": len, "make_divisible": make_divisible, "sum_chosen": _sum_chosen, "unread": _unread,
     "ceil": math.ceil, "floor": math.floor,
 }
 

@@ -84,6 +84,18 @@ def read_results(path: Path) -> tuple[list, object, bool]:
     return inter, final, has_final
 
 
+def last_meaningful_line(text: str) -> str:
+    """What a failed trial's output says went wrong: its last line that is not blank, a
+    traceback's caret marks or a frame (``File "...", line N``); for a Python traceback, the
+    exception and its message."""
+    for line in reversed(text.splitlines()):
+        stripped = line.strip()
+        if not stripped or not stripped.strip("^~- ") or stripped.startswith(("File \"", "Traceback (")):
+            continue
+        return stripped[:300]
+    return ""
+
+
 def _tail(path: Path, n: int = 15) -> str:
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -159,7 +171,12 @@ class LocalExecutor:
         elif rc != 0:
             why = f"killed by signal {-rc}" if rc < 0 else f"exited with status {rc}"
             tail = _tail(workdir / "log.txt")
-            out.error = why + (f"; last output:\n{tail}" if tail else "")
+            said = last_meaningful_line(tail)
+            # the first line is what a table shows: the reason, then where the whole output is
+            out.error = (f"{said} ({why}; log: {workdir / 'log.txt'})" if said
+                         else f"{why} without output (log: {workdir / 'log.txt'})")
+            if tail:
+                out.error += f"\nlast output:\n{tail}"
         elif not has_final:
             out.error = "exited without reporting a final result (report_final_result)"
         elif metric_of(final) is None:

@@ -201,7 +201,7 @@ class Store:
         db = Path(run_dir) / DB_NAME
         if not db.exists() and not db.is_symlink():
             raise StoreError("not a multi-trial run (no trials.db)", Loc(str(run_dir)),
-                             hint="run 'nascompile search SPACE --algo random --trials N -o RUN' first")
+                             hint="run 'nascompile search SPACE --algo random-trials --trials N -o RUN' first")
         _check_file(db)
         return cls(f"sqlite:///{db.resolve()}", readonly=True, where=str(db))
 

@@ -103,7 +103,7 @@ class GridStrategy(Strategy):
         super().__init__(decisions, seed)
         if self.size > limit:
             raise NasError(f"grid search over {self.size:,} architectures (more than {limit:,})",
-                           Loc("<multitrial>"), hint="use --algo random, evolution, tpe or ppo")
+                           Loc("<multitrial>"), hint="use --algo random-trials, evolution, tpe or ppo")
         self._it = itertools.product(*(self.domains[label] for label in self.labels))
 
     def ask(self, n):

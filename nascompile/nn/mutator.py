@@ -19,6 +19,11 @@ to every mutable (a later mutator replaces an earlier one). The protocol a train
 ``set_sample(sample)`` for mutators whose forward runs exactly one architecture
                     (``single_path``): make ``sample`` the current one (others refuse).
 
+A model may carry ``constraints`` (a compiled supernet carries its space's
+:class:`~nascompile.passes.constraints.ConstraintSet`, or None): an object whose
+``violation(sample)`` is None for a valid architecture. Sampling mutators then draw only valid
+architectures, by rejection (:func:`draw_valid`, at most :data:`MAX_DRAWS` draws per sample).
+
 Mutables call hooks during ``forward`` (not for users): ``layer_choice_forward(choice,
 args, kwargs)`` and ``input_choice_forward(choice, tensors)`` return ``(outputs to reduce,
 mask over the candidates)``; ``value_choice_value(choice)`` returns the value, and
@@ -48,6 +53,29 @@ from .mutables import InputChoice, LayerChoice, ValueChoice
 from .space import ModelSpace
 
 
+MAX_DRAWS = 10_000  # rejected draws before a sampler gives up on the constraints
+
+
+def draw_valid(draw, constraints, what: str = "sampler", key=None):
+    """``draw()`` until ``constraints.violation(key(drawn))`` is None (no constraints: the first
+    draw; ``key`` defaults to the drawn sample itself); after :data:`MAX_DRAWS` rejections, one
+    :class:`NasError` naming the constraint that refused the most."""
+    sample = draw()
+    if not constraints:
+        return sample
+    refused: dict = {}
+    for _ in range(MAX_DRAWS):
+        broken = constraints.violation(sample if key is None else key(sample))
+        if broken is None:
+            return sample
+        refused[broken[0].text] = refused.get(broken[0].text, 0) + 1
+        sample = draw()
+    text, n = max(refused.items(), key=lambda kv: kv[1])
+    raise NasError(f"the {what} found no architecture satisfying the constraints in {MAX_DRAWS:,} draws "
+                   f"('{text}' refused {n:,} of them)",
+                   hint="loosen the constraint, or shrink the space to where it holds")
+
+
 class Weighted(NamedTuple):
     """One value of a mixture (:meth:`Mutator.value_choice_mixture`): the module runs ``value``
     and scales its output by ``weight`` (None: 1, nothing to learn); with ``grad`` off it computes
@@ -74,6 +102,8 @@ class Mutator:
         self.model = model
         self.space = ModelSpace(model)
         self.decisions: dict[str, Decision] = self.space.decisions
+        found = getattr(model, "constraints", None)  # see the module docstring (a user's own attribute is not it)
+        self.constraints = found if callable(getattr(found, "violation", None)) else None
         for entry in self.space.entries:
             entry.module._attach(self, entry.label)
 

@@ -3,8 +3,9 @@
 The mutator holds a canonical sample; ``forward`` runs only the sampled candidate of each
 layer choice and only the sampled inputs of each input choice. ``resample()`` draws a new
 sample uniformly (every layer/value option equally likely; every allowed input subset equally
-likely) from a generator seeded by ``seed``, so a run is reproducible. A controller (ENAS)
-sets its own sample with ``set_sample``.
+likely) from a generator seeded by ``seed``, so a run is reproducible; under the model's
+``constraints`` it redraws until the sample satisfies them (uniform over the valid samples;
+:func:`~.mutator.draw_valid`). A controller (ENAS) sets its own sample with ``set_sample``.
 
 Example::
 
@@ -19,7 +20,7 @@ import random
 import torch.nn as nn
 
 from ..arch import encode_arch
-from .mutator import Mutator, inclusion_probs, pick_inputs, run_chosen
+from .mutator import Mutator, draw_valid, inclusion_probs, pick_inputs, run_chosen
 
 
 class SinglePathMutator(Mutator):
@@ -34,6 +35,10 @@ class SinglePathMutator(Mutator):
         self.resample()
 
     def resample(self) -> dict:
+        self._sample = draw_valid(self._draw, self.constraints, "single-path sampler")
+        return dict(self._sample)
+
+    def _draw(self) -> dict:
         sample = {}
         for label, d in self.decisions.items():
             if d.kind != "input":
@@ -45,8 +50,7 @@ class SinglePathMutator(Mutator):
             else:
                 keep = sorted(self._rng.sample(range(n), d.n_chosen))
             sample[label] = tuple(d.options[i] for i in keep)
-        self._sample = sample
-        return dict(sample)
+        return sample
 
     def set_sample(self, sample) -> dict:
         """Make ``sample`` (any architecture-JSON encoding, or a canonical sample) the current

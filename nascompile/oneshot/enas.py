@@ -50,6 +50,7 @@ import torch.nn as nn
 
 from ..errors import Loc, NasError
 from ..nn import SinglePathMutator
+from ..nn.mutator import draw_valid
 from ..train import accuracy, first_output
 from .enas_controller import EnasController, reward_mode
 from .trainer import OneShotTrainer
@@ -156,13 +157,19 @@ class EnasTrainer(OneShotTrainer):
 
     def _child_step(self, epoch: int, k: int) -> dict:
         with torch.no_grad():
-            sample = self.controller.sample(self.generator)[0]
+            sample = self._valid_draw()[0]
         self.mutator.set_sample(sample)
         return self.path_step(epoch, k)
 
+    def _valid_draw(self, **kw):
+        """A controller draw (``(sample, log_prob, ...)``) that satisfies the space's constraints
+        (rejection, :func:`~nascompile.nn.mutator.draw_valid`)."""
+        return draw_valid(lambda: self.controller.sample(self.generator, **kw),
+                          getattr(self.mutator, "constraints", None), "ENAS controller", key=lambda d: d[0])
+
     def _ctrl_step(self, epoch: int, k: int) -> dict:
         self.controller.train()
-        sample, log_prob, entropy, skip_penalty = self.controller.sample(self.generator)
+        sample, log_prob, entropy, skip_penalty = self._valid_draw()
         self.mutator.set_sample(sample)
         x, y = self.valid_batch(epoch, k)
         with torch.no_grad(), reward_mode(self.model):
@@ -196,15 +203,20 @@ class EnasTrainer(OneShotTrainer):
         runs = []
         for i in range(self.test_arc_per_epoch):
             with torch.no_grad():
-                sample = self.controller.sample(self.generator)[0]
+                sample = self._valid_draw()[0]
             runs.append(self.evaluate(sample=sample))
             self._print(f"  test epoch {epoch + 1} arc {i + 1}/{self.test_arc_per_epoch} " + self._format(runs[-1]))
         return {k: sum(r[k] for r in runs) / len(runs) for k in runs[0]}
 
     def export_sample(self) -> dict:
-        """The controller's most likely architecture."""
+        """The controller's most likely architecture (under the space's constraints: the most
+        likely one if it satisfies them, else a valid draw from the controller)."""
         with torch.no_grad():
-            return self.controller.sample(greedy=True)[0]
+            best = self.controller.sample(greedy=True)[0]
+            constraints = getattr(self.mutator, "constraints", None)
+            if constraints and constraints.violation(best) is not None:
+                return self._valid_draw()[0]
+            return best
 
     def export_probs(self) -> dict[str, list[float]]:
         return self.controller.probabilities()

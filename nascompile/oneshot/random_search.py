@@ -157,6 +157,9 @@ class RandomTrainer(OneShotTrainer):
         return self._costs[key]
 
     def within_bounds(self, sample: Mapping) -> bool:
+        constraints = getattr(self.mutator, "constraints", None)  # the space's: mutated and crossed children obey them too
+        if constraints and constraints.violation(sample) is not None:
+            return False
         if self.max_params is None and self.max_flops is None:
             return True
         c = self.cost(sample)

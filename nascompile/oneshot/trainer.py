@@ -70,6 +70,7 @@ from ..arch import encode_arch
 from ..errors import Loc, NasError
 from ..logs import console, get_logger
 from ..nn.mutator import Mutator
+from ..passes.constraints import valid_export
 from ..train import Loop, MainAndAux, OnMainOutput, batch_stream, evaluate, metric_values, seed_everything, \
     to_device, weight_step
 from .callbacks import Callback, adapt_callbacks
@@ -383,7 +384,8 @@ class OneShotTrainer(Checkpointing):
     def export(self, file=None) -> dict:
         """The found architecture as flat architecture JSON (label -> choice); written atomically
         to ``file`` when given (by rank 0). See :meth:`export_file_sample`."""
-        arch = encode_arch(self.export_file_sample(), self.mutator.decisions)
+        arch = encode_arch(valid_export(self.mutator, self.export_file_sample(), type(self).__name__),
+                           self.mutator.decisions)
         if file is not None and self.is_main:
             atomic.write_json(file, arch)
         return arch

@@ -121,18 +121,20 @@ class BatchNorm(Op):
 
 @register
 class LayerNorm(Op):
+    """Layer norm over the last dim: a feature vector [F] or each token of [N, D] (2 per feature)."""
+
     name = "layer_norm"
-    ranks = (1,)
+    ranks = (1, 2)
 
     def cost(self, x, out, a):
-        return 2 * x[0], 0
+        return 2 * x[-1], 0
 
     def build(self, x, a):
         import torch.nn as nn
-        return nn.LayerNorm(x[0])
+        return nn.LayerNorm(x[-1])
 
     def code(self, x, a):
-        return call("nn.LayerNorm", x[0])
+        return call("nn.LayerNorm", x[-1])
 
 
 class _Pool(Op):

@@ -27,7 +27,14 @@ __all__ = ["Call", "HELPERS", "Inline", "bn_call", "call", "conv_call", "relu_ca
 
 # Classes of .layers a code form may name; a generated file embeds the source of those it uses
 # (Sum/Mean/Concat are Inline forms instead).
-HELPERS = ("Zero", "GlobalAvgPool", "FactorizedReduce", "ResnetBlock", "MbConv")
+HELPERS = ("Zero", "GlobalAvgPool", "FactorizedReduce", "ResnetBlock", "MbConv",
+           # .vit_layers (re-exported by .layers)
+           "PatchEmbed", "ClassToken", "PositionEmbedding", "RelativePosition2D", "SelfAttention",
+           "DropPath", "TransformerBlock", "TokenPool",
+           # .mobile_layers (re-exported by .layers)
+           "SqueezeExciteV3", "ShuffleBlock",
+           # .nds_layers (re-exported by .layers)
+           "LooseConcat")
 
 
 @dataclass(frozen=True)

@@ -97,3 +97,12 @@ class Mean(nn.Module):
 class Concat(nn.Module):
     def forward(self, *xs):
         return torch.cat(xs, dim=1)
+
+
+# the vision-transformer modules, here too so that generated files find them by name
+from .vit_layers import (ClassToken, DropPath, PatchEmbed, PositionEmbedding, RelativePosition2D,  # noqa: E402,F401
+                         SelfAttention, TokenPool, TransformerBlock)
+# the mobile-network modules (squeeze-excite, ShuffleNetV2 units), likewise
+from .mobile_layers import ShuffleBlock, SqueezeExciteV3  # noqa: E402,F401
+# the loose-ends concatenation of NDS cells, likewise
+from .nds_layers import LooseConcat  # noqa: E402,F401

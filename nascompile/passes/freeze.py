@@ -79,11 +79,14 @@ def used_labels(graph: Graph, sample: Mapping) -> set:
 def freeze_arch(space, arch) -> tuple[Graph, dict]:
     """``(frozen graph, canonical sample)`` of an architecture JSON (a path or a dict) in
     ``space``. Labels the architecture does not use may be left out; anything else wrong with
-    it is one :class:`ArchError`."""
+    it, a broken constraint of the space included, is one :class:`ArchError`."""
     data, source = load_arch(arch)
     sample = normalize_arch(data, space.decisions, source,
                             required=lambda s: used_labels(space.graph, s))
-    return freeze(space.graph, sample, source), sample
+    frozen = freeze(space.graph, sample, source)
+    if getattr(space, "constraints", ()):
+        space.checker.check(sample, source)
+    return frozen, sample
 
 
 def frozen_cost(graph: Graph, ops=None) -> tuple[int, int]:
@@ -180,6 +183,7 @@ class _Freezer:
         live nodes from the output back, then emit them in order."""
         nodes = list(g)
         needed = {nodes[-1].name} if nodes else set()
+        needed.update(n.name for n in nodes if n.kind == "call" and n.target == "always")
         plans: dict = {}
         for node in reversed(nodes):
             if node.name not in needed or node.kind == "input":
@@ -213,6 +217,10 @@ class _Freezer:
         """``(plan, names of the inputs it reads)`` for a live node. A plan is ``("copy",)``,
         ``("alias", name)``, ``("reduce", names)`` or ``("body", region, frozen body, target)``."""
         kind = node.kind
+        if kind == "call" and node.target == "loose_ends":  # the kept inputs, concatenated
+            keep = self.ev(node.kwargs["keep"])
+            picked = [i for i, k in zip(node.inputs, keep) if k]
+            return ("reduce", picked), picked
         if kind in ("call", "output"):
             return ("copy",), node.inputs
         if kind == "input_choice":
@@ -257,7 +265,7 @@ class _Freezer:
             alias[node.name] = alias[plan[1]]
             return
         elif what == "reduce":
-            op = REDUCE_OPS[node.kwargs["reduction"]]
+            op = "concat" if node.kind == "call" else REDUCE_OPS[node.kwargs["reduction"]]
             if not plan[1]:
                 alias[node.name] = _Nothing(node.target, _ZERO_OF[op])
                 return

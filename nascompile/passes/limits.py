@@ -6,8 +6,9 @@ tensor of one sample may hold at most :data:`MAX_ELEMENTS` values, one op at mos
 :data:`MAX_PARAMS` weights, and all ops together, every candidate at its largest (what a
 supernet holds, and more than any one architecture), at most :data:`MAX_PARAMS` too. A
 choice-dependent size is taken at its largest over its choices (over at most
-:data:`MAX_SAMPLES` combinations of them, more are sampled with a fixed seed; and once
-:data:`MAX_EVALUATIONS` are spent, over 16 samples: the check stays fast for any space).
+:data:`MAX_SAMPLES` combinations of them; past that an interval-arithmetic upper bound when
+the value is plain arithmetic, else a fixed-seed sample; and once :data:`MAX_EVALUATIONS` are
+spent, over 16 samples: the check stays fast for any space).
 
 :func:`check_memory` is for the moment a network is about to be allocated (``fix -o``,
 ``retrain``, ``search``): its weights, times what training adds, must fit the memory this
@@ -24,7 +25,7 @@ import random
 
 from ..errors import Loc, SpaceError, count
 from ..ir.graph import Graph
-from ..ir.values import evaluate, labels_of
+from ..ir.values import Sym, evaluate, labels_of
 from ..ops.registry import Args, get_op
 
 __all__ = ["MAX_ELEMENTS", "MAX_PARAMS", "check_limits", "check_memory", "available_memory"]
@@ -79,14 +80,21 @@ class _Largest:
         labels = labels_of(value)
         if not labels:
             return _number(value)
-        key = id(value)
+        key = str(value)  # by structure: the ops of every cell instance repeat the same sizes
         hit = self.memo.get(key)
-        if hit is not None and hit[0] is value:
+        if hit is not None:
             return hit[1]
         best = 0
         for label in labels:
             if label not in self.domains:
                 self.domains[label] = self.decisions[label].domain()
+        combos = 1
+        for label in labels:
+            combos *= len(self.domains[label])
+        bound = _upper(value, self.domains) if combos > MAX_SAMPLES else None
+        if bound is not None:  # too many combinations to list: a sound upper bound instead
+            self.memo[key] = (value, bound)
+            return bound
         most = MAX_SAMPLES if self.spent < MAX_EVALUATIONS else 16
         for sample in _samples(sorted(labels), self.domains, most):
             self.spent += 1
@@ -96,6 +104,44 @@ class _Largest:
                 continue  # a combination the shape rules refuse anyway
         self.memo[key] = (value, best)
         return best
+
+
+def _upper(value, domains):
+    """An upper bound of ``value`` by interval arithmetic (``+ - *``, ``//`` by a positive
+    constant, ``select``: e.g. a loose-ends concatenation's channels), or None when it uses
+    anything else."""
+    iv = _interval(value, domains, 0)
+    return None if iv is None else int(iv[1])
+
+
+def _interval(x, domains, depth):
+    if isinstance(x, bool) or depth > 200:
+        return None
+    if isinstance(x, (int, float)):
+        return (x, x)
+    if not isinstance(x, Sym):
+        return None
+    if x.fn == "ref":
+        opts = domains.get(x.args[0], ())
+        if not opts or not all(isinstance(o, (int, float)) and not isinstance(o, bool) for o in opts):
+            return None
+        return (min(opts), max(opts))
+    if x.fn == "select":
+        a, b = _interval(x.args[1], domains, depth + 1), _interval(x.args[2], domains, depth + 1)
+        return None if a is None or b is None else (min(a[0], b[0]), max(a[1], b[1]))
+    parts = [_interval(a, domains, depth + 1) for a in x.args]
+    if any(p is None for p in parts):
+        return None
+    if x.fn == "add":
+        return (parts[0][0] + parts[1][0], parts[0][1] + parts[1][1])
+    if x.fn == "sub":
+        return (parts[0][0] - parts[1][1], parts[0][1] - parts[1][0])
+    if x.fn == "mul":
+        ends = [a * b for a in parts[0] for b in parts[1]]
+        return (min(ends), max(ends))
+    if x.fn == "floordiv" and parts[1][0] == parts[1][1] and parts[1][0] > 0:
+        return (parts[0][0] // parts[1][0], parts[0][1] // parts[1][0])
+    return None
 
 
 def _number(v) -> int:

@@ -48,6 +48,9 @@ def _graph(graph: Graph, gate, prefix: str, out: dict, decisions, name) -> dict[
     nodes = list(graph)
     if nodes:
         live[nodes[-1].name] = gate
+    for n in nodes:  # ``x | always``: computed whenever its body runs (NDS's preprocessed inputs)
+        if n.kind == "call" and n.target == "always":
+            live[n.name] = gate
     for node in reversed(nodes):
         cond = live[node.name]
         if name is not None:

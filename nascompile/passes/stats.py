@@ -20,6 +20,7 @@ from .conditions import FALSE, TRUE, atom, either, holds, labels as cond_labels
 from .elimination import COUNT, MAX, MIN, constraint, reduce, table
 from .liveness import liveness, liveness_circuit
 from .sharing import op_choices
+from .terms import additive_terms, reads_loose_ends, shrink_booleans
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,9 @@ class _Conditions:
         return prev
 
 
-def space_stats(graph: Graph, ops=None) -> SpaceStats:
+def space_stats(graph: Graph, ops=None, extra=()) -> SpaceStats:
+    """``extra``: 0/1 tables ``(labels, {indices: bool})`` the architectures must satisfy (the
+    decision constraints of :mod:`.constraints`), counted and optimised over with the rest."""
     decisions = graph.decisions
     domains = {label: d.domain() for label, d in decisions.items()}
     sizes = {label: len(v) for label, v in domains.items()}
@@ -133,6 +136,7 @@ def space_stats(graph: Graph, ops=None) -> SpaceStats:
         domains[z], sizes[z] = [False, True], 2
     for z, cond in definitions.items():
         conds.define(z, cond)
+    conds.constraints.extend(extra)
 
     # A decision is used when any live node depends on it directly.
     active = {label: FALSE for label in decisions}
@@ -157,6 +161,8 @@ def space_stats(graph: Graph, ops=None) -> SpaceStats:
         if total.denominator != 1:
             raise SpaceError(f"internal error: non-integral architecture count {total}")
         total = total.numerator
+    if total == 0:  # constraints no architecture satisfies
+        return SpaceStats(len(decisions), 0, (0, 0), (0, 0))
     params = _extremes(*value_factors[2], conds, sizes)
     flops = _extremes(*value_factors[3], conds, sizes)
     return SpaceStats(len(decisions), int(total), params, flops)
@@ -169,20 +175,37 @@ def _sample(scope, idx, domains) -> dict:
 def _cost_factors(costs, column, domains, sizes, conds):
     base, groups = 0, {}
     for row in costs:
-        cond, value = row[1], row[column]
+        cond, whole = row[1], row[column]
         cond_scope, test = conds.compile(cond)
-        scope = tuple(sorted(set(cond_scope) | labels_of(value)))
-        if not scope:
-            base += value
-            continue
-        groups.setdefault(scope, []).append((test, value))
+        # a value over many decisions splits into small factors (loose ends: passes.terms)
+        parts = [whole] if _span(whole, sizes) <= conds.DIRECT and not reads_loose_ends(whole) else [
+            shrink_booleans(t, conds) for t in additive_terms(whole)]
+        for value in parts:
+            scope = tuple(sorted(set(cond_scope) | labels_of(value)))
+            if not scope:
+                base += value
+                continue
+            # values under one condition share its test (the ops of a cell type across its instances)
+            entry = groups.setdefault(scope, {}).setdefault(cond, [test, 0, []])
+            if labels_of(value):
+                entry[2].append(value)
+            else:
+                entry[1] += value
     factors = []
     for scope, items in groups.items():
-        def fn(idx, s=scope, items=items):
+        def fn(idx, s=scope, items=tuple(items.values())):
             sample = _sample(s, idx, domains)
-            return sum(evaluate(v, sample) for test, v in items if test(sample))
+            return sum(plain + sum(evaluate(v, sample) for v in syms)
+                       for test, plain, syms in items if test(sample))
         factors.append((scope, table(scope, sizes, fn)))
     return base, factors
+
+
+def _span(value, sizes) -> int:
+    n = 1
+    for label in labels_of(value):
+        n *= sizes[label]
+    return n
 
 
 def _extremes(base, factors, conds, sizes) -> tuple:

@@ -32,6 +32,10 @@ Snapshot (``collect(run)``)::
     pareto      ids of the Pareto front (metric up, params down)
     best        {"id", "metric", ...} of the best succeeded trial, or of the last epoch's valid
     space       :func:`space_view` of the run's space, or None (``space_error`` says why)
+    arch_values what the chosen architecture makes of each decision a node uses
+                (:func:`~.arch_view.chosen_values`)
+    retrain     ``retrain/metrics.json`` (``nascompile retrain``) or None   (see :mod:`.results`)
+    rank        ``rank.json`` (``nascompile rank``) or None
     problems    ["FILE: what is wrong", ...] for damaged files
 
 Example::
@@ -48,6 +52,8 @@ import stat
 from pathlib import Path
 
 from ..errors import NasError, clip, parse_json
+from .arch_view import chosen_values
+from .results import read_rank, read_retrain
 
 MAX_STEPS = 2000
 CONTROLLER_KEYS = ("reward", "entropy", "baseline", "ctrl_loss")
@@ -282,7 +288,7 @@ def collect(run, space_cache: dict | None = None, strict: bool = False) -> dict:
     snap: dict = {"kind": "empty", "run": {**record, "dir": str(run)}, "status": status,
                   "epochs": [], "steps": [], "arch_probs": {}, "controller": {}, "trials": [],
                   "pareto": [], "best": None, "arch": None, "space": None, "space_error": None,
-                  "problems": problems}
+                  "arch_values": {}, "retrain": None, "rank": None, "problems": problems}
     experiment = None
     if (run / "trials.db").exists() or (run / "trials.db").is_symlink():
         snap.update(collect_trials(run, problems))
@@ -315,6 +321,9 @@ def collect(run, space_cache: dict | None = None, strict: bool = False) -> dict:
         snap["space"], snap["space_error"] = cache[key]
     else:
         snap["space_error"] = "the run does not say which space it searched"
+    snap["arch_values"] = chosen_values(snap["space"], snap["arch"])
+    snap["retrain"] = read_retrain(run, _read_json, problems)
+    snap["rank"] = read_rank(run, _read_json, problems)
     snap["problems"] = list(problems)
     return _finite(snap)
 

@@ -1,7 +1,8 @@
 """The run page as HTML: ``templates/ui.html.j2`` with the snapshot embedded as JSON.
 
-``render_page(snapshot, live=False)`` is the self-contained report; with ``live=True`` the page
-also polls ``poll_url`` every 2 s and redraws without a reload (``nascompile ui``).
+``render_page(snapshot, live=False)`` is the self-contained report (of one run, or of several:
+:func:`~.compare.collect_runs`); with ``live=True`` the page also polls ``poll_url`` every 2 s
+and redraws without a reload (``nascompile ui``).
 """
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ def render_page(snapshot: dict, live: bool = False, poll_url: str = "api/run") -
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_file("templates", "ui.html.j2").parent)),
                              autoescape=True)
     run = snapshot.get("run") or {}
-    title = f"{Path(str(run.get('dir', 'run'))).name} ({run.get('algo') or snapshot.get('kind')})"
+    if snapshot.get("kind") == "compare":
+        title = "comparison: " + ", ".join(str(r.get("name")) for r in snapshot.get("runs") or [])
+    else:
+        title = f"{Path(str(run.get('dir', 'run'))).name} ({run.get('algo') or snapshot.get('kind')})"
     return env.get_template("ui.html.j2").render(
         title=title, data_json=Markup(to_json(snapshot)), live=live, poll_url=poll_url)

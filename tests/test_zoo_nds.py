@@ -1,0 +1,146 @@
+"""The NDS family of shipped spaces (Radosavovic et al., ICCV 2019, as NNI 3.0 builds them):
+the smallest and largest architectures at the defaults hold NNI's parameter counts, and a
+shrunk copy of each runs: forward, generated code equal to the fixed module, one single-path
+search step, and the DARTS relaxation.
+
+``tests/test_zoo.py`` checks every zoo document's recorded figures (architectures, parameter
+range) at its defaults; this file recomputes them here for the two cheapest (DARTS and ENAS).
+"""
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from nascompile.backends.codegen import generate_source
+from nascompile.backends.fixed import build_fixed
+from nascompile.backends.supernet import build_supernet
+from nascompile.compiler import load_space
+from nascompile.frontend.zoo import zoo_path
+from nascompile.oneshot import TRAINERS
+from nascompile.passes.freeze import freeze, frozen_cost
+from nascompile.train import task_for
+
+# NNI 3.0 nni.nas.hub.pytorch.<class>() at its defaults: architectures, parameters min .. max
+# (sum(p.numel()) of the frozen network), and the op of most weights (the largest network).
+FIGURES = {
+    "nds-nasnet": (76_610_498_965_704_453_192_482_832_998_400_000, 15_546, 22_311_914, "conv_7x1_1x7"),
+    "nds-enas": (384_433_593_750_000_000_000_000_000, 15_546, 5_170_154, "sep_conv_5x5"),
+    "nds-amoebanet": (4_647_516_974_116_161_337_058_918_400_000, 15_546, 22_311_914, "conv_7x1_1x7"),
+    "nds-pnas": (4_647_516_974_116_161_337_058_918_400_000, 57_018, 22_311_914, "conv_7x1_1x7"),
+    "nds-darts": (103_367_707_243_686_950_400_000, 46_650, 4_139_754, "sep_conv_5x5"),
+}
+SMALL = {"widths": [8], "depths": [4], "resolution": 8, "nodes": 3}
+
+
+def extreme_arch(space, name: str, largest: bool) -> dict:
+    """The smallest network: width and depth at their least, a weightless op everywhere and as
+    few loose ends as can be (node i reads node i-1, so only the last is loose). The largest:
+    the most, the op of most weights everywhere, every node reading s0 (all of them loose)."""
+    sample = {}
+    for label, d in space.decisions.items():
+        if label in ("width", "depth"):
+            sample[label] = d.options[-1 if largest else 0]
+        elif "/op_" in label:
+            sample[label] = FIGURES[name][3] if largest else "max_pool_3x3"
+        else:
+            i, k = (int(p) for p in label.rsplit("/input_", 1)[1].split("_"))
+            sample[label] = ("s0",) if largest or (i == 2 and k == 0) else \
+                ("s1",) if k == 1 else (f"node{i - 1}",)
+    return sample
+
+
+def _cached(overrides):
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = load_space(zoo_path(name), overrides)
+        return cache[name]
+    return get
+
+
+@pytest.fixture(scope="module")
+def defaults():
+    return _cached({})
+
+
+@pytest.fixture(scope="module")
+def small():
+    return _cached(SMALL)
+
+
+@pytest.mark.parametrize("name", ["nds-darts", "nds-enas"])
+def test_build_gives_nnis_figures(name, defaults):
+    stats = defaults(name).stats()
+    archs, lo, hi, _ = FIGURES[name]
+    assert stats.architectures == archs
+    assert stats.params == (lo, hi)
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_smallest_and_largest_networks_hold_nnis_parameter_counts(name, defaults):
+    space = defaults(name)
+    _, lo, hi, _ = FIGURES[name]
+    small = freeze(space.graph, extreme_arch(space, name, largest=False))
+    assert frozen_cost(small, space.ops)[0] == lo
+    assert sum(p.numel() for p in build_fixed(small, space.ops).parameters()) == lo
+    assert frozen_cost(freeze(space.graph, extreme_arch(space, name, largest=True)), space.ops)[0] == hi
+
+
+def random_arch(space, seed: int) -> dict:
+    rng = random.Random(seed)
+    return {label: rng.choice(d.domain()) for label, d in space.decisions.items()}
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_a_shrunk_copy_runs_and_exports_the_same_network(name, small):
+    space = small(name)
+    x = torch.randn(2, 3, 8, 8)
+    for seed in range(2):
+        frozen = freeze(space.graph, random_arch(space, seed))
+        net = build_fixed(frozen, space.ops).eval()
+        namespace: dict = {"__name__": "generated"}
+        exec(compile(generate_source(frozen, "Net", space.ops), "<generated>", "exec"), namespace)
+        code = namespace["Net"]().eval()
+        code.load_state_dict(net.state_dict())
+        with torch.no_grad():
+            out = net(x)
+            assert out.shape == (2, 10)
+            assert torch.allclose(code(x), out, atol=1e-5)
+
+
+def _search(space, algo: str, tmp_path, **extra):
+    cls = TRAINERS.get(algo)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(24, 3, 8, 8, generator=g), torch.randint(0, 10, (24,), generator=g)
+    torch.manual_seed(0)
+    model = build_supernet(space)
+    task = task_for("classification")
+    kwargs = dict(model=model, loss=task.loss, metrics=task.metrics,
+                  optimizer=torch.optim.SGD(model.parameters(), lr=0.01), num_epochs=1,
+                  dataset_train=(x[:16], y[:16]), dataset_valid=(x[16:], y[16:]), batch_size=8, seed=0,
+                  checkpoint_dir=tmp_path / "checkpoints", verbose=False, space=space)
+    kwargs.update(cls.cli_defaults)
+    kwargs.update(extra)
+    trainer = cls(**kwargs)
+    trainer.train()
+    arch = trainer.export(file=tmp_path / "arch.json")
+    frozen = freeze(space.graph, {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()})
+    assert build_fixed(frozen, space.ops)(x[:2]).shape == (2, 10)
+    return arch
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_one_single_path_search_step(name, tmp_path, small):
+    space = small(name)
+    arch = _search(space, "random", tmp_path, num_samples=1)
+    assert set(arch) <= set(space.decisions)
+
+
+@pytest.mark.parametrize("name", ["nds-darts", "nds-enas"])
+def test_darts_relaxes_the_cells_and_the_loose_ends(name, tmp_path, small):
+    space = small(name)
+    arch = _search(space, "darts", tmp_path)
+    assert {k for k in arch if "/input_" in k} <= set(space.decisions)
