@@ -3,7 +3,7 @@
 
 Targets (from the issue):
 
-* the DARTS space (examples/darts.yaml) builds in under 1 s beyond interpreter start-up;
+* the DARTS space (zoo/darts.yaml) builds in under 1 s beyond interpreter start-up;
 * a generated chain of 10,000 choices builds in under 5 s;
 * build time grows linearly: time(10k) / time(1k) should be about 10.
 
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DARTS = ROOT / "examples" / "darts.yaml"
+DARTS = ROOT / "zoo" / "darts.yaml"
 
 DARTS_TARGET_S = 1.0      # build time beyond interpreter start-up
 CHAIN_TARGET_S = 5.0      # a chain of 10,000 choices
@@ -322,7 +322,7 @@ def main(argv=None) -> int:
     # ---- DARTS
     d = bench_darts(darts_reps, args.timeout)
     beyond = None if d["cli"] is None else d["cli"] - d["startup"]
-    print("== DARTS (examples/darts.yaml) ==")
+    print("== DARTS (zoo/darts.yaml) ==")
     print(f"  (a) python -c pass                              {fmt(d['startup'])}")
     print(f"  (b) python -m nascompile build darts --check    {fmt(d['cli'], args.timeout)}"
           f"   [decisions {d['cli_out'].get('decisions')}, architectures {d['cli_out'].get('architectures')}]")

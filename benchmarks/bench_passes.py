@@ -7,7 +7,7 @@ Everything runs in one process on one thread; the sides alternate repetition by 
 primitives, ``sum(w * op(x))``, NCHW as written). Each figure is given per pass (the pass alone
 on the plain supernet) and for the default set, so the table shows how each figure moves:
 
-(a) DARTS supernet (examples/darts.yaml, C=16, 8 layers, batch 32) forward + backward, all
+(a) DARTS supernet (zoo/darts.yaml, C=16, 8 layers, batch 32) forward + backward, all
     weights and alpha, under ``WeightedMutator(add_none=True)``. Target <= 0.8x hand-written.
     An information row gives the hand-written model a channels-last input, to show how much of
     the gain is the layout alone (the ``channels_last`` pass) and how much the mixture passes.
@@ -49,8 +49,8 @@ from bench_search import (A_DECAY, A_LR, CLIP, W_DECAY, W_LR, W_MOMENTUM, child_
                           handwritten_step, trainer_step)
 from bench_torch import DartsSearchNetwork, darts_v2_arch, side_by_side, train_step  # noqa: E402
 
-DARTS = ROOT / "examples" / "darts.yaml"
-NB201 = ROOT / "examples" / "nb201.yaml"
+DARTS = ROOT / "zoo" / "darts.yaml"
+NB201 = ROOT / "zoo" / "nasbench201.yaml"
 TARGETS = {"a": 0.8, "b": 0.6, "c": 0.7, "c recompute": 0.4, "d": 1.05, "e": 1.0}
 HAND = "hand-written"
 

@@ -7,7 +7,7 @@ verdict uses CPU time, which other processes on a shared machine cannot inflate)
 
 (a) DARTS first-order search step (architecture step on a validation batch: Adam on alpha, then
     weight step on a training batch: SGD, gradient clip 5) on the compiled DARTS supernet
-    (examples/darts.yaml, C=16, 8 layers, batch 32, 3x32x32), driven by a real
+    (zoo/darts.yaml, C=16, 8 layers, batch 32, 3x32x32), driven by a real
     :class:`~nascompile.oneshot.darts.DartsTrainer` (its own ``arch_update(arch_gradient(...))``
     and ``weight_step(...)`` on in-memory batches, i.e. its ``train_step`` minus the batch
     lookup) vs the same two steps on the hand-written ``model_search`` of bench_torch.py with its
@@ -22,7 +22,7 @@ verdict uses CPU time, which other processes on a shared machine cannot inflate)
     tensor; "dedup" counts each storage once) under ``BinaryGateMutator`` (two sampled paths,
     median and max over several draws) vs the largest single path (``SinglePathMutator``: max over
     "every choice on option o" for each option plus random samples) vs ``WeightedMutator``
-    (DARTS, all paths), on examples/nb201.yaml (layer choices only; examples/proxyless.yaml, whose
+    (DARTS, all paths), on zoo/nasbench201.yaml (layer choices only; examples/proxyless.yaml, whose
     value and depth choices ProxylessNAS now learns too, is measured by bench_superkernel.py (b)).
     Target: Proxyless <= 1.5x the largest single path (sum column, max over the draws).
 
@@ -52,8 +52,8 @@ for p in (ROOT, ROOT / "benchmarks"):
 
 from bench_torch import DartsSearchNetwork, darts_v2_arch, side_by_side  # noqa: E402
 
-DARTS = ROOT / "examples" / "darts.yaml"
-NB201 = ROOT / "examples" / "nb201.yaml"
+DARTS = ROOT / "zoo" / "darts.yaml"
+NB201 = ROOT / "zoo" / "nasbench201.yaml"
 TARGETS = {"a": 1.05, "b": 1.10, "c": 1.5}
 
 # DARTS's search hyper-parameters (paper / DartsTrainer defaults)

@@ -4,7 +4,7 @@
 Three comparisons, each timed in one process with the two sides alternating repetition by
 repetition (so drifts of the machine hit both), medians reported:
 
-(a) DARTS search supernet, forward + backward: ``build_supernet`` of examples/darts.yaml
+(a) DARTS search supernet, forward + backward: ``build_supernet`` of zoo/darts.yaml
     (C=16, 8 layers, batch 32, 3x32x32, ``WeightedMutator(add_none=True)``) vs
     :class:`DartsSearchNetwork` below, the original DARTS ``model_search`` written by hand
     (MixedOp over 8 primitives weighted by softmax(alpha), Cell with preprocess0/1 and 14 edges,
@@ -40,7 +40,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-DARTS = ROOT / "examples" / "darts.yaml"
+DARTS = ROOT / "zoo" / "darts.yaml"
 
 TARGETS = {"a": 1.05, "b": 1.02, "c": 1.10}
 
@@ -220,7 +220,7 @@ DARTS_V2_REDUCE = [("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2)
 
 
 def darts_v2_arch() -> dict:
-    """DARTS_V2 as an architecture JSON of examples/darts.yaml (node i takes genes 2i, 2i+1).
+    """DARTS_V2 as an architecture JSON of zoo/darts.yaml (node i takes genes 2i, 2i+1).
     Edges a genotype leaves out keep their first candidate (they are unused)."""
     arch = {}
     states = ["s0", "s1", "node0", "node1", "node2"]

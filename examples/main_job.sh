@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: compile every example space and take the DARTS_V2 architecture through fixing,
+# The main job: compile every example space and the paper spaces of the zoo and take the DARTS_V2 architecture through fixing,
 # statistics and standalone code generation (runs/main_job); then the one-shot pipeline on the
 # 8x8 digits bundled with scikit-learn (runs/main): build the space, search it with ENAS,
 # retrain the found architecture from scratch and report its accuracy on the held-out test split.
@@ -11,14 +11,16 @@ out=runs/main_job
 mkdir -p "$out"
 # --allow-imports: custom_op.yaml imports examples/user_ops/squeeze_excite.py, code of this
 # repository; nascompile imports nothing a space names without it.
-for space in examples/*.yaml; do
+spaces=(examples/*.yaml zoo/darts.yaml zoo/enas-macro.yaml zoo/enas-micro.yaml zoo/nasbench201.yaml)
+for space in "${spaces[@]}"; do
   nascompile build "$space" --allow-imports -o "$out/build/$(basename "$space" .yaml)" > /dev/null
 done
-echo "built $(ls examples/*.yaml | wc -l) example spaces into $out/build"
-nascompile build examples/darts.yaml --set C=36 --set layers=20 --arch examples/darts_v2.json --check
-nascompile fix examples/darts.yaml examples/darts_v2.json --set C=36 --set layers=20 -o "$out/darts_v2.pt"
-nascompile export-code examples/darts.yaml examples/darts_v2.json --set C=36 --set layers=20 -o "$out/darts_v2.py"
-nascompile convert examples/darts.yaml examples/darts_v2.json --to genotype
+echo "built ${#spaces[@]} example and paper spaces into $out/build"
+nascompile zoo   # the shipped spaces: zoo:NAME wherever a space is accepted
+nascompile build zoo/darts.yaml --set C=36 --set layers=20 --arch examples/darts_v2.json --check
+nascompile fix zoo/darts.yaml examples/darts_v2.json --set C=36 --set layers=20 -o "$out/darts_v2.pt"
+nascompile export-code zoo/darts.yaml examples/darts_v2.json --set C=36 --set layers=20 -o "$out/darts_v2.py"
+nascompile convert zoo/darts.yaml examples/darts_v2.json --to genotype
 python -c "import ast, sys; ast.parse(open(sys.argv[1]).read()); print('generated', sys.argv[1], 'parses')" "$out/darts_v2.py"
 
 # build -> search -> retrain (a fresh run each time: search refuses to overwrite a run)

@@ -6,7 +6,7 @@ otherwise one error line at each import. Every limit of a document (:mod:`.front
 :mod:`.passes.limits`) is checked before the work it bounds; a document that would still
 exhaust the interpreter (recursion, memory) is one :class:`SpaceError` naming the file.
 
->>> space = load_space("examples/nb201.yaml")      # doctest: +SKIP
+>>> space = load_space("zoo/nasbench201.yaml")      # doctest: +SKIP
 >>> space.stats().architectures                     # doctest: +SKIP
 15625
 """

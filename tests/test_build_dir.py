@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import example_path
 from nascompile.build import build
 from nascompile.compiler import load_any, load_build, load_space
 from nascompile.errors import NasError, SpaceError
@@ -17,7 +18,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
                                             ("custom_op", {})])
 def test_recompiling_a_build_directory_gives_the_same_ir(tmp_path, name, overrides):
     allow = name == "custom_op"  # it imports examples/user_ops: opted in, like --allow-imports
-    space = load_space(EXAMPLES / f"{name}.yaml", overrides, allow_imports=allow)
+    space = load_space(example_path(name), overrides, allow_imports=allow)
     summary = build(space, tmp_path / "build")
     again = load_build(tmp_path / "build", allow_imports=allow)
     assert again.graph.dump() == space.graph.dump()
@@ -28,9 +29,9 @@ def test_recompiling_a_build_directory_gives_the_same_ir(tmp_path, name, overrid
 
 
 def test_load_any_takes_a_document_or_a_build_directory(tmp_path):
-    build(load_space(EXAMPLES / "nb201.yaml"), tmp_path / "b")
+    build(load_space(EXAMPLES.parent / "zoo" / "nasbench201.yaml"), tmp_path / "b")
     assert load_any(tmp_path / "b").stats().architectures == 15625
-    assert load_any(EXAMPLES / "nb201.yaml").stats().architectures == 15625
+    assert load_any(EXAMPLES.parent / "zoo" / "nasbench201.yaml").stats().architectures == 15625
     with pytest.raises(SpaceError, match="--set applies to a space document"):
         load_any(tmp_path / "b", {"C": 8})
 
@@ -46,10 +47,10 @@ def test_a_corrupt_build_directory_is_refused(tmp_path):
 
 def test_a_failed_build_leaves_the_old_directory_alone(tmp_path):
     out = tmp_path / "b"
-    build(load_space(EXAMPLES / "nb201.yaml"), out)
+    build(load_space(EXAMPLES.parent / "zoo" / "nasbench201.yaml"), out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     with pytest.raises(NasError, match="unknown candidate"):
-        build(load_space(EXAMPLES / "nb201.yaml"), out, arch={"cell/node1/op0": "no_such_op"})
+        build(load_space(EXAMPLES.parent / "zoo" / "nasbench201.yaml"), out, arch={"cell/node1/op0": "no_such_op"})
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
@@ -59,7 +60,7 @@ def test_statistics_too_entangled_are_reported_not_fatal(tmp_path):
     import os
     import subprocess
     import sys
-    text = (EXAMPLES / "darts.yaml").read_text().replace("    output: concat(*node)\n", "")
+    text = (EXAMPLES.parent / "zoo" / "darts.yaml").read_text().replace("    output: concat(*node)\n", "")
     (tmp_path / "d.yaml").write_text(text)
     env = dict(os.environ, NASCOMPILE_STATS_SECONDS="0.2")
     out = subprocess.run([sys.executable, "-m", "nascompile", "build", str(tmp_path / "d.yaml"),

@@ -13,8 +13,8 @@ from nascompile.interop import DARTS_V2, canonical_genotype
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-DARTS = str(EXAMPLES / "darts.yaml")
-NB201 = str(EXAMPLES / "nb201.yaml")
+DARTS = str(EXAMPLES.parent / "zoo" / "darts.yaml")
+NB201 = str(EXAMPLES.parent / "zoo" / "nasbench201.yaml")
 DARTS_V2_JSON = str(EXAMPLES / "darts_v2.json")
 TRAIN = "examples/hand_written/train.py"
 NB201_EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"

@@ -26,6 +26,7 @@ from nascompile.ops.conv import Conv
 from nascompile.ops.registry import StrictCtx, bind_args
 from nascompile.passes.freeze import freeze, freeze_arch
 
+from helpers import example_path
 from helpers.spaces import DARTS, MIXED, NB201, ROOT, darts_arch, random_sample
 
 # --- every registered op -----------------------------------------------------------------------
@@ -308,7 +309,7 @@ GOLDEN_SOURCES = {
 @pytest.mark.parametrize("name", sorted(GOLDEN_SOURCES))
 def test_golden_generated_source(name):
     example, params, arch = GOLDEN_SOURCES[name]
-    space = load_space(ROOT / "examples" / f"{example}.yaml", params, allow_imports=example == "custom_op")
+    space = load_space(example_path(example), params, allow_imports=example == "custom_op")
     if arch is FIRST:
         arch = {label: [v for v in d.domain() if v != ()][0] for label, d in space.decisions.items()}
     source = generate_source(freeze_arch(space, arch)[0], "Net", space.ops)

@@ -247,7 +247,7 @@ def test_darts_on_a_compiled_space():
     from nascompile.oneshot.darts import DartsTrainer
     from nascompile.passes.freeze import fixed_summary
 
-    space = load_space("examples/darts.yaml", {"C": 2, "layers": 3, "nodes": 2})
+    space = load_space("zoo/darts.yaml", {"C": 2, "layers": 3, "nodes": 2})
     net = build_supernet(space)
     x, y = torch.randn(4, 3, 8, 8), torch.randint(0, 10, (4,))
     trainer = DartsTrainer(net, nn.CrossEntropyLoss(), None, torch.optim.SGD(net.parameters(), 0.025, momentum=0.9),

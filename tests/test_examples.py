@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers import ZOO_NAMES, example_path
 from nascompile.compiler import compile_text, load_space
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+# every example, and the paper spaces that moved to the zoo, under their example names
+EXAMPLES = {p.stem: p for p in sorted((ROOT / "examples").glob("*.yaml"))} | \
+    {name: example_path(name) for name in ZOO_NAMES}
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("NASCOMPILE_UPDATE_GOLDEN") == "1"
 
@@ -41,13 +44,13 @@ EXPECTED = {
 
 
 def test_every_example_has_expectations():
-    assert sorted(p.stem for p in EXAMPLES) == sorted(EXPECTED)
+    assert sorted(EXAMPLES) == sorted(EXPECTED)
 
 
 @pytest.fixture(scope="module")
 def spaces():
     # opted in to imports (like --allow-imports): custom_op imports examples/user_ops, our own code
-    return {p.stem: load_space(p, allow_imports=True) for p in EXAMPLES}
+    return {name: load_space(p, allow_imports=True) for name, p in EXAMPLES.items()}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -72,7 +75,7 @@ def test_golden_ir(spaces, name):
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_yaml_and_json_give_the_same_ir(spaces, name, tmp_path):
-    src = ROOT / "examples" / f"{name}.yaml"
+    src = EXAMPLES[name]
     data = yaml.safe_load(src.read_text())
     target = tmp_path / f"{name}.json"
     target.write_text(json.dumps(data, indent=1))
@@ -84,7 +87,7 @@ def test_yaml_and_json_give_the_same_ir(spaces, name, tmp_path):
 
 
 def test_overrides_change_the_space():
-    text = (ROOT / "examples" / "darts.yaml").read_text()
+    text = (ROOT / "zoo" / "darts.yaml").read_text()
     small = compile_text(text, "darts.yaml")
     big = compile_text(text, "darts.yaml", overrides={"C": 36, "layers": 20})
     assert small.graph.content_hash() != big.graph.content_hash()

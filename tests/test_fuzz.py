@@ -206,8 +206,8 @@ def test_parse_reproducers(text):
 # ---- (c) mutated example spaces ------------------------------------------------------------------
 
 # DARTS with 3 cells instead of 8 keeps each compile fast; the structure is the same.
-DARTS = (EXAMPLES / "darts.yaml").read_text().replace("layers: 8,", "layers: 3,")
-NB201 = (EXAMPLES / "nb201.yaml").read_text()
+DARTS = (EXAMPLES.parent / "zoo" / "darts.yaml").read_text().replace("layers: 8,", "layers: 3,")
+NB201 = (EXAMPLES.parent / "zoo" / "nasbench201.yaml").read_text()
 NB201_JSON = json.dumps(yaml.safe_load(NB201), indent=2)
 
 TOKEN_SPLIT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*|\d+|[^\sA-Za-z0-9_])")

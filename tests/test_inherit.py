@@ -18,7 +18,7 @@ from nascompile.passes.freeze import freeze
 from helpers.spaces import DARTS, MIXED, NB201, darts_arch, random_sample
 
 ROOT = Path(__file__).resolve().parent.parent
-ENAS_MACRO = ROOT / "examples" / "enas_macro.yaml"
+ENAS_MACRO = ROOT / "zoo" / "enas-macro.yaml"
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -18,12 +18,12 @@ NB201_EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~
 
 @pytest.fixture(scope="module")
 def darts():
-    return load_space(EXAMPLES / "darts.yaml")
+    return load_space(EXAMPLES.parent / "zoo" / "darts.yaml")
 
 
 @pytest.fixture(scope="module")
 def nb201():
-    return load_space(EXAMPLES / "nb201.yaml")
+    return load_space(EXAMPLES.parent / "zoo" / "nasbench201.yaml")
 
 
 def random_sample(space, rng):
@@ -55,7 +55,7 @@ def test_darts_v2_example_is_the_converters_output(darts):
 
 @pytest.mark.parametrize("auxiliary, params", [(False, 3_349_342), (True, 3_825_768)])
 def test_darts_v2_has_the_papers_size(auxiliary, params):
-    space = load_space(EXAMPLES / "darts.yaml", {"C": 36, "layers": 20, "auxiliary": auxiliary})
+    space = load_space(EXAMPLES.parent / "zoo" / "darts.yaml", {"C": 36, "layers": 20, "auxiliary": auxiliary})
     assert fixed_summary(space, EXAMPLES / "darts_v2.json")["params"] == params
 
 
@@ -183,7 +183,7 @@ def test_the_notation_is_detected_from_the_labels(darts, nb201):
     assert detect(darts.decisions).name == "genotype"
     assert detect(nb201.decisions).name == "nb201"
     with pytest.raises(NasError, match=r"no paper notation fits this space: not a DARTS genotype"):
-        detect(load_space(EXAMPLES / "enas_micro.yaml").decisions)
+        detect(load_space(EXAMPLES.parent / "zoo" / "enas-micro.yaml").decisions)
 
 
 def test_a_notation_that_does_not_fit_says_which_does(darts, nb201):
@@ -198,7 +198,7 @@ def test_a_notation_that_does_not_fit_says_which_does(darts, nb201):
 
 
 def test_a_darts_space_with_other_node_counts_converts(darts):
-    space = load_space(EXAMPLES / "darts.yaml", {"nodes": 2})
+    space = load_space(EXAMPLES.parent / "zoo" / "darts.yaml", {"nodes": 2})
     text = "Genotype(normal=[('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('skip_connect', 2), ('max_pool_3x3', 0)], " \
            "normal_concat=[2, 3], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), " \
            "('max_pool_3x3', 1)], reduce_concat=range(2, 4))"

@@ -245,7 +245,7 @@ def test_building_a_space_does_not_import_torch():
     import subprocess
     import sys
     code = ("import sys; from nascompile.cli import main; "
-            f"main(['build', {str(ROOT / 'examples' / 'nb201.yaml')!r}, '--check']); "
+            f"main(['build', {str(ROOT / 'zoo' / 'nasbench201.yaml')!r}, '--check']); "
             "print('TORCH', 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers import ROOT
+from helpers import example_path
 from nascompile import compile_text
 from nascompile.backends.fixed import build_fixed
 from nascompile.backends.supernet import build_supernet
@@ -39,13 +39,13 @@ FAST = {"enas": {"ctrl_steps": 1, "ctrl_steps_aggregate": 1}, "random": {"num_sa
 
 def _space(name: str):
     overrides, _ = EXAMPLES[name]
-    text = (ROOT / "examples" / f"{name}.yaml").read_text()
+    text = example_path(name).read_text()
     if name == "proxyless":  # the same chain, at a 32x32 input and a quarter of the channels
         text = text.replace("input: [3, 224, 224]", "input: [3, 32, 32]")
         text = text.replace("make_divisible(c * width(), 8)", "make_divisible(c * width() / 4, 8)")
         text = text.replace("conv(1280, 1", "conv(128, 1")
     # custom_op imports its op from examples/user_ops: this test trusts the project's own example
-    return compile_text(text, str(ROOT / "examples" / f"{name}.yaml"), overrides, allow_imports=True)
+    return compile_text(text, str(example_path(name)), overrides, allow_imports=True)
 
 
 def _data(space, dataset: str | None, valid_fraction: float):

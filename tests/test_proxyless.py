@@ -104,7 +104,7 @@ def test_cost_table_of_a_compiled_space_matches_fixed_summary():
     from nascompile.compiler import load_space
     from nascompile.passes.freeze import fixed_summary
 
-    space = load_space("examples/nb201.yaml", {"C": 4, "cells_per_stage": 1})
+    space = load_space("zoo/nasbench201.yaml", {"C": 4, "cells_per_stage": 1})
     flops, params = CostTable.from_space(space, "flops"), CostTable.from_space(space, "params")
     assert set(flops.costs) == {label for label, d in space.decisions.items() if d.kind == "layer"}
     g = torch.Generator().manual_seed(0)
@@ -121,7 +121,7 @@ def test_proxyless_on_a_compiled_supernet():
     from nascompile.backends.supernet import build_supernet
     from nascompile.compiler import load_space
 
-    space = load_space("examples/nb201.yaml", {"C": 4, "cells_per_stage": 1})
+    space = load_space("zoo/nasbench201.yaml", {"C": 4, "cells_per_stage": 1})
     net = build_supernet(space)
     x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
     trainer = ProxylessTrainer(net, nn.CrossEntropyLoss(), None, torch.optim.SGD(net.parameters(), 0.05), 1,

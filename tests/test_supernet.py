@@ -21,8 +21,8 @@ from nascompile.backends.inherit import extract_fixed
 from helpers.spaces import DARTS, MIXED, NB201, darts_arch, random_sample
 
 ROOT = Path(__file__).resolve().parent.parent
-ENAS_MACRO = ROOT / "examples" / "enas_macro.yaml"
-ENAS_MICRO = ROOT / "examples" / "enas_micro.yaml"
+ENAS_MACRO = ROOT / "zoo" / "enas-macro.yaml"
+ENAS_MICRO = ROOT / "zoo" / "enas-micro.yaml"
 
 
 @pytest.fixture(autouse=True, scope="module")

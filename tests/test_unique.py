@@ -92,8 +92,8 @@ def test_nas_bench_201_figures_against_the_benchmark_rules():
     assert 5390 + 518 - 483 == 5425
 
 
-@pytest.mark.parametrize("path, n", [("examples/nb201.yaml", 25), ("examples/darts.yaml", 6),
-                                     ("examples/enas_micro.yaml", 6), ("examples/digits_cnn.yaml", 25),
+@pytest.mark.parametrize("path, n", [("zoo/nasbench201.yaml", 25), ("zoo/darts.yaml", 6),
+                                     ("zoo/enas-micro.yaml", 6), ("examples/digits_cnn.yaml", 25),
                                      ("examples/proxyless.yaml", 4), ("zoo/nds-enas.yaml", 3), ("zoo/shufflenet.yaml", 3)])
 def test_the_hash_of_the_frozen_graph_is_the_hash_of_the_sample(path, n):
     if not (ROOT / path).is_file():
@@ -174,7 +174,7 @@ def test_build_unique_is_cached_and_progresses(tmp_path, monkeypatch):
 
 
 def test_too_large_a_space_is_not_computed():
-    summary = build(load_space(EXAMPLES / "darts.yaml"), unique=True)
+    summary = build(load_space(EXAMPLES.parent / "zoo" / "darts.yaml"), unique=True)
     assert summary["distinct"]["count"] is None
     line = format_summary(summary)
     assert "distinct       not computed: about 10^28 assignments are too many to hash one by one (at most " \

@@ -1,6 +1,6 @@
 """The switchable passes that make a compiled supernet faster and smaller than a hand-written one.
 
-Each pass is exact: the optimised supernet gives the outputs and the gradients (for the
+Each pass but ``compile`` is exact: the optimised supernet gives the outputs and the gradients (for the
 weights and for the architecture parameters) of the plain one, up to the order of floating-point
 additions (``tests/test_supernet_passes.py`` checks 1e-6 in float64 on several spaces).
 

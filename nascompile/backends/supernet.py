@@ -24,7 +24,7 @@ So ``ModelSpace(build_supernet(space)).decisions == space.decisions``. A graph c
 what its output needs under the current choices: an input choice is asked first which inputs it
 reads (``needed_inputs``), so a single-path forward runs exactly the ops of the sampled network.
 
->>> net = build_supernet(load_space("examples/darts.yaml"))   # doctest: +SKIP
+>>> net = build_supernet(load_space("zoo/darts.yaml"))   # doctest: +SKIP
 >>> mutator = WeightedMutator(net, add_none=True)             # doctest: +SKIP
 """
 from __future__ import annotations

@@ -52,6 +52,8 @@ class Retrain(Command):
         parser.add_argument("--cutout", type=int, default=0, metavar="N", help="cutout square of N pixels (images)")
         parser.add_argument("--inherit", action="store_true",
                             help="start from the supernet's weights of the path (RUN/checkpoints/last.pt)")
+        parser.add_argument("--compile", action="store_true",
+                            help="torch.compile the network (eager, with a one-line note, where it cannot)")
         parser.add_argument("--seed", type=int, default=None, help="seed (default: the run's)")
         parser.add_argument("--data", default=None, help="dataset (default: the run's)")
         parser.add_argument("--space", default=None, help="space document or build directory (default: the run's)")
@@ -184,6 +186,10 @@ def retrain(arch_path: Path, space_record: dict, data: str, seed: int, args, rec
     else:
         model = build_fixed(frozen, space.ops)
     model.to(device)
+    if args.compile:  # forward only: the state_dict, model.pt and model.py stay the eager module's
+        from ..backends.compiled import compile_module
+
+        compile_module(model)
     params, flops = frozen_cost(frozen, space.ops)
     task = task_for(splits.task)
     loss = AuxLoss(task.loss, args.auxiliary_weight)

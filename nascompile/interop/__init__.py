@@ -4,9 +4,9 @@ A :class:`Converter` recognises a family of spaces by the labels of its decision
 canonical sample (see :func:`~nascompile.arch.normalize_arch`) into the paper's string and back.
 The converters are registered in :data:`CONVERTERS`:
 
-``genotype``  DARTS genotypes, for spaces labelled like ``examples/darts.yaml``
+``genotype``  DARTS genotypes, for spaces labelled like ``zoo/darts.yaml``
               (:mod:`~nascompile.interop.genotype`)
-``nb201``     NAS-Bench-201 strings, for spaces labelled like ``examples/nb201.yaml``
+``nb201``     NAS-Bench-201 strings, for spaces labelled like ``zoo/nasbench201.yaml``
               (:mod:`~nascompile.interop.nb201`)
 
 :func:`arch_to_string` and :func:`arch_from_string` convert through the converter that fits a
@@ -17,7 +17,7 @@ mistake is one :class:`~nascompile.errors.ArchError` with the column and the ele
 :func:`ss_gen` runs a hand-written model's trial command to record its NNI search space
 (:mod:`~nascompile.interop.ssgen`).
 
->>> space = load_space("examples/darts.yaml")                      # doctest: +SKIP
+>>> space = load_space("zoo/darts.yaml")                      # doctest: +SKIP
 >>> arch = arch_from_string(space, str(DARTS_V2), "genotype")      # doctest: +SKIP
 >>> arch_to_string(space, arch) == str(canonical_genotype(DARTS_V2))   # doctest: +SKIP
 True

@@ -54,7 +54,7 @@ def detect(decisions: Mapping[str, Decision], name: str | None = None) -> Conver
     """The converter for a space's decisions: the one named ``name`` (which must fit), or the one
     that fits. A :class:`NasError` says why none does.
 
-    >>> detect(load_space("examples/nb201.yaml").decisions).name      # doctest: +SKIP
+    >>> detect(load_space("zoo/nasbench201.yaml").decisions).name      # doctest: +SKIP
     'nb201'
     """
     names = CONVERTERS.names()
@@ -77,8 +77,8 @@ def detect(decisions: Mapping[str, Decision], name: str | None = None) -> Conver
             return conv
         reasons.append(f"not a {conv.title} ({why})")
     raise NasError("no paper notation fits this space: " + "; ".join(reasons),
-                   hint="genotypes need labels as in examples/darts.yaml, NAS-Bench-201 strings as in "
-                        "examples/nb201.yaml")
+                   hint="genotypes need labels as in zoo/darts.yaml, NAS-Bench-201 strings as in "
+                        "zoo/nasbench201.yaml")
 
 
 # --- for converters ------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """DARTS genotypes: the ``Genotype(...)`` strings of the DARTS paper, and their converter.
 
-Spaces labelled like ``examples/darts.yaml``: for each of ``normal`` and ``reduce``,
+Spaces labelled like ``zoo/darts.yaml``: for each of ``normal`` and ``reduce``,
 ``<cell>/node{i}`` picks 2 of the states ``s0, s1, node0, ...`` and ``<cell>/node{i}/op{j}`` is
 the op on the edge from state ``j``. The string is DARTS's ``Genotype(normal=[(op, j), ...],
 normal_concat=[2, 3, 4, 5], reduce=..., reduce_concat=...)``: node ``i`` takes the pairs ``2i``

@@ -1,6 +1,6 @@
 """NAS-Bench-201 strings: ``|op~0|+|op~0|op~1|+...``, and their converter.
 
-Spaces labelled like ``examples/nb201.yaml``: ``<cell>/node{j}/op{i}`` is the op on the edge
+Spaces labelled like ``zoo/nasbench201.yaml``: ``<cell>/node{j}/op{i}`` is the op on the edge
 ``i -> j``. The string is ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``, one ``+``-separated group per
 node ``j >= 1``.
 """

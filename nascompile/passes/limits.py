@@ -14,7 +14,7 @@ spent, over 16 samples: the check stays fast for any space).
 ``retrain``, ``search``): its weights, times what training adds, must fit the memory this
 machine has available.
 
->>> check_limits(load_space("examples/darts.yaml").graph)   # doctest: +SKIP
+>>> check_limits(load_space("zoo/darts.yaml").graph)   # doctest: +SKIP
 1930842
 """
 from __future__ import annotations

@@ -15,7 +15,7 @@ are drawn once; a cell's own decisions are drawn in its graph.
 
 Example::
 
-    view = space_view(load_space("examples/nb201.yaml"))
+    view = space_view(load_space("zoo/nasbench201.yaml"))
     [g["name"] for g in view["graphs"]]      # ['nb201_cell', 'network']
 """
 from __future__ import annotations

@@ -6,8 +6,8 @@ from . import ROOT
 __all__ = ["ROOT", "DARTS", "NB201", "MIXED", "DARTS_V2_NORMAL", "DARTS_V2_REDUCE", "darts_arch",
            "random_sample"]
 
-DARTS = ROOT / "examples" / "darts.yaml"
-NB201 = ROOT / "examples" / "nb201.yaml"
+DARTS = ROOT / "zoo" / "darts.yaml"
+NB201 = ROOT / "zoo" / "nasbench201.yaml"
 
 DARTS_V2_NORMAL = [("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
                    ("sep_conv_3x3", 1), ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)]
