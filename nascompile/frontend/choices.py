@@ -56,7 +56,7 @@ class Choices:
             raise SpaceError("empty choice: choice() needs at least one candidate")
         if ast.args and named:
             raise SpaceError("a choice's candidates are either all named (name=...) or all unnamed")
-        values = self._choice_args(ast.args, env, site) if ast.args else [
+        values = self.positional(ast.args, env, site) if ast.args else [
             self.ev(v, env, site) for _, v in named]
         if not values:  # choice(*[])
             raise SpaceError("empty choice: choice() needs at least one candidate")
@@ -86,19 +86,6 @@ class Choices:
         label = self._label(site, "value", explicit, hint, is_root)
         self._declare(Decision(label, "value", tuple(values)), loc)
         return ref(label)
-
-    def _choice_args(self, args, env, site) -> list:
-        """A choice's unnamed candidates; ``*xs`` spreads a list (``choice(*widths)``)."""
-        out = []
-        for a in args:
-            if isinstance(a, A.Star):
-                value = self.ev(a.value, env, site)
-                if not isinstance(value, list):
-                    raise SpaceError(f"'*' needs a list, got {type_name(value)}")
-                out.extend(value)
-            else:
-                out.append(self.ev(a, env, site))
-        return out
 
     def _input_choice(self, ast, env, site, is_root):
         loc = inner_loc(site.loc, ast.pos)

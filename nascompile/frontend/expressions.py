@@ -4,10 +4,8 @@ Every size an expression can ask for is bounded before the work (the limits of
 :mod:`.context`): evaluations in all (``steps``), nesting of evaluations (``ev_depth``: the
 evaluator recurses, so it is depth-bounded), a range's length, a list's items with its
 sub-lists (``_weights``), a string's length, an integer's digits, and the choices and terms of
-a choice-dependent value (``_syms``). The mixin relies on these attributes of the lowering:
-``steps``, ``ev_depth`` and ``hints`` (counters), and :class:`~.bounds.Bounds`' ``weigh`` and ``bound``
-(see :class:`~.lower.Lowering`).
-"""
+a choice-dependent value (``_syms``). The mixin relies on :class:`~.lower.Lowering`'s counters
+(``steps``, ``ev_depth``, ``hints``) and :class:`~.bounds.Bounds`' ``weigh`` and ``bound``."""
 
 from __future__ import annotations
 
@@ -243,6 +241,18 @@ class Expressions:
     def _ev_Star(self, ast, env, site, hint):
         raise SpaceError("'*' is only allowed among call arguments")
 
+    def positional(self, args, env, site) -> list:
+        """Evaluated positional arguments; ``*xs`` spreads a list (``concat(*node)``, ``choice(*widths)``)."""
+        out = []
+        for a in args:
+            if not isinstance(a, A.Star):
+                out.append(self.ev(a, env, site))
+            elif isinstance(value := self.ev(a.value, env, site), list):
+                out.extend(value)
+            else:
+                raise SpaceError(f"'*' needs a list, got {type_name(value)}")
+        return out
+
     def _ev_Call(self, ast, env, site, hint):
         if isinstance(ast.func, A.Name) and ast.func.id in ("choice", "input_choice") and ast.func.id not in env:
             is_root = id(ast) in site.roots
@@ -253,15 +263,7 @@ class Expressions:
             from .loose import loose_ends
             return loose_ends(self, ast, env, site)
         func = self.ev(ast.func, env, site)
-        args = []
-        for a in ast.args:
-            if isinstance(a, A.Star):
-                value = self.ev(a.value, env, site)
-                if not isinstance(value, list):
-                    raise SpaceError(f"'*' needs a list, got {type_name(value)}")
-                args.extend(value)
-            else:
-                args.append(self.ev(a, env, site))
+        args = self.positional(ast.args, env, site)
         kwargs = {}
         for key, value_ast in ast.kwargs:
             if key in kwargs:

@@ -284,7 +284,7 @@ class Lowering(Declarations, Expressions, Bounds, Choices, Applier):
         ast = self._parse_value(spec["depth"], dpath)
         site = Site(scope, name, self._text_loc(dpath), Graph(), set())
         if isinstance(ast, A.Call) and isinstance(ast.func, A.Name) and ast.func.id == "choice":
-            options = self._choice_args(ast.args, env, site)  # choice(*depths) spreads a list
+            options = self.positional(ast.args, env, site)  # choice(*depths) spreads a list
             explicit = dict((k, self.ev(v, env, site)) for k, v in ast.kwargs)
             if set(explicit) - {"label"}:
                 raise SpaceError("a depth choice takes numbers and an optional label", site.loc)

@@ -26,9 +26,9 @@ from typing import Any, Mapping
 from ..arch import normalize_arch
 from ..errors import ArchError, Loc, NasError, StatsError, clip, count
 from ..ir.values import evaluate, labels_of
-from .conditions import FALSE, TRUE, either, holds, labels as cond_labels
+from .conditions import TRUE, holds, labels as cond_labels
 from .elimination import MAX_TABLE, TIME_BUDGET, table
-from .liveness import liveness
+from .liveness import active_conditions, liveness
 
 PARAMS, MACS, EDGES = "@params", "@macs", "@edges:"  # as nascompile.frontend.constraints writes them
 MAX_ENUMERATE = 1_000_000  # assignments checked one by one for constraints on params or macs
@@ -60,7 +60,7 @@ class ConstraintSet:
         self.edge_labels = {s: [l for l, d in self.decisions.items() if d.kind == "input" and
                                 (l == s or l.startswith(s + "/"))] for s in self.scopes}
         live = liveness(graph)
-        self.active = _active(live, self.decisions)
+        self.active = active_conditions(live, self.decisions)
         self.rows = [(cond, p, m) for _, cond, p, m in node_costs(graph, ops)] if self.stats else []
         self.defaults = {l: d.domain()[0] for l, d in self.decisions.items()}
 
@@ -173,19 +173,6 @@ def describe(c: Constraint, env: dict) -> str:
                 f"edges({n[len(EDGES):]})" if n.startswith(EDGES) else f"arch['{n}']")
         parts.append(f"{name} = {shown}")
     return ", ".join(parts) or "a constant test"
-
-
-def _active(live: dict, decisions) -> dict:
-    """label -> the condition under which a live node reads it (as :mod:`.stats` counts)."""
-    active = {label: FALSE for label in decisions}
-    for node, cond, _ in live.values():
-        uses = set(labels_of(tuple(v for _, v in node.args)))
-        if node.label is not None:
-            uses.add(node.label)
-        for label in uses:
-            if label in active:
-                active[label] = either(active[label], cond)
-    return active
 
 
 def constrained_stats(graph, ops, cset: ConstraintSet):

@@ -8,6 +8,7 @@ input shapes)``.
 from __future__ import annotations
 
 from ..ir.graph import Graph, Node
+from ..ir.values import labels_of
 from .conditions import FALSE, TRUE, atom, both, either
 
 
@@ -16,6 +17,20 @@ def liveness(graph: Graph) -> dict[str, tuple[Node, frozenset, list]]:
     out: dict = {}
     _graph(graph, TRUE, "", out, graph.decisions, None)
     return out
+
+
+def active_conditions(live: dict, decisions) -> dict:
+    """label -> the condition under which a live node reads it (a decision is used when any live
+    node depends on it directly); what :mod:`.stats` counts and :mod:`.constraints` checks."""
+    active = {label: FALSE for label in decisions}
+    for node, cond, _ in live.values():
+        uses = set(labels_of(tuple(v for _, v in node.args)))
+        if node.label is not None:
+            uses.add(node.label)
+        for label in uses:
+            if label in active:
+                active[label] = either(active[label], cond)
+    return active
 
 
 def liveness_circuit(graph: Graph, max_terms: int = 4):

@@ -18,7 +18,7 @@ from ..ir.values import evaluate, labels_of
 from ..ops.registry import Args, StrictCtx, get_op
 from .conditions import FALSE, TRUE, atom, either, holds, labels as cond_labels
 from .elimination import COUNT, MAX, MIN, constraint, reduce, table
-from .liveness import liveness, liveness_circuit
+from .liveness import active_conditions, liveness, liveness_circuit
 from .sharing import op_choices
 from .terms import additive_terms, reads_loose_ends, shrink_booleans
 
@@ -138,14 +138,7 @@ def space_stats(graph: Graph, ops=None, extra=()) -> SpaceStats:
         conds.define(z, cond)
     conds.constraints.extend(extra)
 
-    # A decision is used when any live node depends on it directly.
-    active = {label: FALSE for label in decisions}
-    for node, cond, _ in live.values():
-        uses = set(labels_of(tuple(v for _, v in node.args)))
-        if node.label is not None:
-            uses.add(node.label)
-        for label in uses:
-            active[label] = either(active[label], cond)
+    active = active_conditions(live, decisions)
 
     count_factors = []
     for label, cond in active.items():
