@@ -83,6 +83,16 @@ def test_a_trial_command_without_space_points_to_ss_gen(tmp_path, capsys, monkey
            "needs your model's search space", "nascompile ss-gen --trial-command 'python train.py'")
 
 
+
+def test_data_is_refused_with_a_trial_command_rather_than_ignored(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["search", "--algo", "ppo", "--trial-command", "python train.py", "--data", "wine"])
+    assert exit_.value.code == 2
+    assert "--data is not used with --trial-command" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing started, nothing written
+
+
 def test_data_that_does_not_fit_is_refused_before_any_trial(tmp_path, capsys):
     run = tmp_path / "run"
     _fails(capsys, ["search", MLP, "--algo", "evolution", "--trials", "8", "--data", "digits", "-o", run],

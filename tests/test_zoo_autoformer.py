@@ -24,14 +24,13 @@ from nascompile.cli import main
 from nascompile.compiler import compile_text, load_space
 from nascompile.errors import SpaceError
 from nascompile.nn import SinglePathMutator
-from nascompile.oneshot import TRAINERS
 from nascompile.ops import get_op
 from nascompile.ops.registry import StrictCtx, bind_args
 from nascompile.passes.freeze import freeze_arch
-from nascompile.train import task_for
 
 from helpers import ROOT
 from helpers.spaces import random_sample
+from helpers.zoo import search_once
 
 ZOO = ROOT / "zoo" / "autoformer.yaml"
 GOLDEN = ROOT / "tests" / "golden" / "autoformer_tiny.py.txt"
@@ -249,29 +248,11 @@ def test_generated_code_is_golden_and_equals_the_fixed_network(tiny):
         assert (a - b).abs().max() <= 1e-6
 
 
-FAST = {"random": {"num_samples": 2},
-        "spos": {"population_size": 2, "num_generations": 1, "topk": 1, "num_mutation": 1, "num_crossover": 1,
-                 "bn_batches": 1}}
-
-
 @pytest.mark.parametrize("algo", ["spos", "random", "darts", "gdas"])
 def test_one_search_step(tiny, algo):
     """Single-path search (SPOS, random) and the weighted DARTS family (every value's output
     zero-padded to the largest shape and weighted) each run one step and export an architecture."""
-    cls = TRAINERS.get(algo)
-    g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(24, 3, 32, 32, generator=g), torch.randint(0, 10, (24,), generator=g)
-    torch.manual_seed(0)
-    model = build_supernet(tiny)
-    task = task_for("classification")
-    kwargs = dict(model=model, loss=task.loss, metrics=task.metrics,
-                  optimizer=torch.optim.SGD(model.parameters(), lr=0.01), num_epochs=1,
-                  dataset_train=(x[:16], y[:16]), dataset_valid=(x[16:], y[16:]), batch_size=16, seed=0,
-                  checkpoint_dir=None, verbose=False, space=tiny)
-    kwargs.update(cls.cli_defaults)
-    kwargs.update(FAST.get(algo, {}))
-    trainer = cls(**kwargs)
-    trainer.train()
+    trainer, x = search_once(tiny, algo, batch_size=16)
     exported = trainer.export()
     assert set(exported) <= set(tiny.decisions) and "embed_dim" in exported
     frozen, _ = freeze_arch(tiny, exported)

@@ -14,17 +14,16 @@ import pytest
 import torch
 
 from helpers import ROOT
+from helpers.zoo import search_once
 from nascompile.backends.codegen import generate_source
 from nascompile.backends.fixed import build_fixed
 from nascompile.backends.supernet import build_supernet
 from nascompile.cli import main
 from nascompile.compiler import compile_text, load_space
 from nascompile.errors import SpaceError
-from nascompile.oneshot import TRAINERS
 from nascompile.ops import get_op
 from nascompile.ops.registry import StrictCtx, bind_args
 from nascompile.passes.freeze import freeze_arch, frozen_cost
-from nascompile.train import task_for
 
 ZOO = ROOT / "zoo"
 GOLDEN = ROOT / "tests" / "golden"
@@ -313,27 +312,10 @@ def test_golden_generated_source(name):
     assert source == path.read_text(), f"generated source of {name} changed; review and regenerate"
 
 
-FAST = {"spos": {"population_size": 2, "num_generations": 1, "topk": 1, "num_mutation": 1,
-                 "num_crossover": 1, "bn_batches": 1},
-        "random": {"num_samples": 2}}
-
-
-def search_once(name, algo):
+def search_one(name, algo):
     """One epoch of ``algo`` on the shrunk space (two steps of 8 random images); the export."""
     space = space_of(name, SMALL[name])
-    torch.manual_seed(0)
-    model = build_supernet(space)
-    g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(24, *space.input_shape, generator=g), torch.randint(0, 10, (24,), generator=g)
-    cls, task = TRAINERS.get(algo), task_for("classification")
-    kwargs = dict(model=model, loss=task.loss, metrics=task.metrics,
-                  optimizer=torch.optim.SGD(model.parameters(), lr=0.01), num_epochs=1,
-                  dataset_train=(x[:16], y[:16]), dataset_valid=(x[16:], y[16:]), batch_size=8, seed=0,
-                  checkpoint_dir=None, verbose=False, space=space)
-    kwargs.update(cls.cli_defaults)
-    kwargs.update(FAST.get(algo, {}))
-    trainer = cls(**kwargs)
-    trainer.train()
+    trainer, _ = search_once(space, algo)
     arch = trainer.export()
     assert set(arch) <= set(space.decisions)
     frozen, _ = freeze_arch(space, arch)  # the exported architecture fixes
@@ -342,10 +324,10 @@ def search_once(name, algo):
 
 @pytest.mark.parametrize("name,algo", [("mobilenetv3", "random"), ("shufflenet", "spos"), ("proxylessnas", "random")])
 def test_single_path_search_step(name, algo):
-    assert search_once(name, algo) is not None
+    assert search_one(name, algo) is not None
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_darts_relaxes_every_mobile_space(name):
     """Their choices are layer choices and value choices of sliceable ops: DARTS mixes them."""
-    assert search_once(name, "darts") is not None
+    assert search_one(name, "darts") is not None

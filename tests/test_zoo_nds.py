@@ -13,14 +13,12 @@ import random
 import pytest
 import torch
 
+from helpers.zoo import search_once
 from nascompile.backends.codegen import generate_source
 from nascompile.backends.fixed import build_fixed
-from nascompile.backends.supernet import build_supernet
 from nascompile.compiler import load_space
 from nascompile.frontend.zoo import zoo_path
-from nascompile.oneshot import TRAINERS
 from nascompile.passes.freeze import freeze, frozen_cost
-from nascompile.train import task_for
 
 # NNI 3.0 nni.nas.hub.pytorch.<class>() at its defaults: architectures, parameters min .. max
 # (sum(p.numel()) of the frozen network), and the op of most weights (the largest network).
@@ -112,20 +110,7 @@ def test_a_shrunk_copy_runs_and_exports_the_same_network(name, small):
 
 
 def _search(space, algo: str, tmp_path, **extra):
-    cls = TRAINERS.get(algo)
-    g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(24, 3, 8, 8, generator=g), torch.randint(0, 10, (24,), generator=g)
-    torch.manual_seed(0)
-    model = build_supernet(space)
-    task = task_for("classification")
-    kwargs = dict(model=model, loss=task.loss, metrics=task.metrics,
-                  optimizer=torch.optim.SGD(model.parameters(), lr=0.01), num_epochs=1,
-                  dataset_train=(x[:16], y[:16]), dataset_valid=(x[16:], y[16:]), batch_size=8, seed=0,
-                  checkpoint_dir=tmp_path / "checkpoints", verbose=False, space=space)
-    kwargs.update(cls.cli_defaults)
-    kwargs.update(extra)
-    trainer = cls(**kwargs)
-    trainer.train()
+    trainer, x = search_once(space, algo, checkpoint_dir=tmp_path / "checkpoints", **extra)
     arch = trainer.export(file=tmp_path / "arch.json")
     frozen = freeze(space.graph, {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()})
     assert build_fixed(frozen, space.ops)(x[:2]).shape == (2, 10)

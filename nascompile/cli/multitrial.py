@@ -109,6 +109,8 @@ def run_multitrial(args) -> int:
     from .. import atomic
     from ..multitrial.runner import run_experiment
 
+    if args.trial_command and getattr(args, "data", None) is not None:  # never ignored silently
+        raise UsageError("--data is not used with --trial-command: your trial script loads its own data")
     if getattr(args, "space", None) is None:
         # like one-shot search: ./build of `nascompile build`; a trial command's: ss-gen's output
         args.space = SS_GEN_DEFAULT if args.trial_command else "build"
