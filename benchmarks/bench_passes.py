@@ -33,6 +33,7 @@ Always exits 0: a benchmark, not a test.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from pathlib import Path
@@ -207,12 +208,18 @@ def bench_d(space, n, reps):
         if HAND not in fns:
             fixed = extract_fixed(net, sample)
             fns[HAND] = child_step(fixed, x, y, torch.optim.SGD(fixed.parameters(), 0.05, momentum=0.9))
+            # the same layout the channels_last pass gives the supernet: is the gain the layout alone?
+            cl = copy.deepcopy(fixed).to(memory_format=torch.channels_last)
+            fns[f"{HAND}, channels_last"] = child_step(cl, x.contiguous(memory_format=torch.channels_last), y,
+                                                       torch.optim.SGD(cl.parameters(), 0.05, momentum=0.9))
     medians = side_by_side(fns, reps, 2)
     print(f"(d) DARTS_V2 single-path child step (fwd + bwd + clip + SGD), batch {n}; '{HAND}' = the pruned path")
     base = medians[HAND][1]
     for name, (wall, cpu) in medians.items():
         print(f"    {name:<26} {wall * 1000:9.1f} ms {cpu * 1000:9.1f} ms    {cpu / base:7.3f}"
               + (f"    {verdict(cpu / base, 'd')}" if "default" in name else ""), flush=True)
+    cl = medians[f"{HAND}, channels_last"][1]
+    print(f"    default passes vs the pruned path in channels-last: {medians['supernet, default passes'][1] / cl:7.3f}")
     return medians["supernet, default passes"][1] / base
 
 
