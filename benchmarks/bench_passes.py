@@ -112,6 +112,10 @@ def bench_b(space, n, which, reps):
     train = (torch.randn(n, 3, 32, 32), torch.randint(0, 10, (n,)))
     valid = (torch.randn(n, 3, 32, 32), torch.randint(0, 10, (n,)))
     fns = {HAND: handwritten_step(DartsSearchNetwork(C=16, num_classes=10, layers=8), train, valid)}
+    cl = lambda data: (data[0].contiguous(memory_format=torch.channels_last), data[1])
+    # information, as in (a): the hand-written step given the channels-last layout
+    fns[f"{HAND}, channels_last"] = handwritten_step(DartsSearchNetwork(C=16, num_classes=10, layers=8),
+                                                     cl(train), cl(valid))
     for name, (opt, rc) in rows(which).items():
         net = supernet(space, opt, rc)
         optimizer = torch.optim.SGD(net.parameters(), W_LR, momentum=W_MOMENTUM, weight_decay=W_DECAY)
