@@ -51,6 +51,7 @@ for p in (ROOT, ROOT / "benchmarks"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
+from _common import report as shared_report  # noqa: E402
 from bench_search import child_step, saved_bytes  # noqa: E402
 from bench_torch import side_by_side, train_step  # noqa: E402
 
@@ -94,18 +95,7 @@ def verdict(ratio: float, key: str) -> str:
 
 
 def report(key: str, title: str, ours: str, theirs: str, medians: dict, by_cpu: bool) -> float:
-    wall = medians[ours][0] / medians[theirs][0]
-    cpu = medians[ours][1] / medians[theirs][1]
-    ratio = cpu if by_cpu else wall
-    print(f"({key}) {title}")
-    print(f"    {'':<48} {'wall':>9}    {'cpu':>9}")
-    for name in (ours, theirs):
-        print(f"    {name:<48} {medians[name][0] * 1000:9.1f} ms {medians[name][1] * 1000:9.1f} ms")
-    print(f"    {'difference':<48} {(medians[ours][0] - medians[theirs][0]) * 1000:+9.1f} ms "
-          f"{(medians[ours][1] - medians[theirs][1]) * 1000:+9.1f} ms")
-    print(f"    {'ratio':<48} {wall:9.3f}    {cpu:9.3f}    target <= {TARGETS[key]:.2f} "
-          f"({'cpu' if by_cpu else 'wall'}): {verdict(ratio, key)}", flush=True)
-    return ratio
+    return shared_report(key, title, ours, theirs, medians, by_cpu, TARGETS[key], width=48, difference=True)
 
 
 def params(module: nn.Module) -> int:

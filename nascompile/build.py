@@ -33,10 +33,15 @@ FORMAT = 1
 
 
 def stats_seconds() -> float:
+    return _env_seconds("NASCOMPILE_STATS_SECONDS", 30.0)
+
+
+def _env_seconds(name: str, default: float) -> float:
+    """Seconds from the environment variable ``name`` (at least 0.1), ``default`` when unset or unreadable."""
     try:
-        return max(float(os.environ.get("NASCOMPILE_STATS_SECONDS", "30")), 0.1)
+        return max(float(os.environ.get(name, default)), 0.1)
     except ValueError:
-        return 30.0
+        return default
 
 
 class _OverBudget(BaseException):
@@ -123,17 +128,18 @@ def decisions_table(space: Space) -> dict:
 UNIQUE_SECONDS = 300.0  # build --unique gives up past this (NASCOMPILE_UNIQUE_SECONDS)
 
 
-def distinct_summary(space: Space, out_dir=None, progress=None) -> dict:
+def distinct_summary(space: Space, out_dir=None, progress=None, ir_hash: str | None = None) -> dict:
     """``{"count", "rule", "key", "cached"}`` of ``build --unique`` (:mod:`.passes.unique`); the
     count comes from ``out_dir/summary.json`` when a build of the same IR, constraints and rule
-    wrote it there, else it is computed (``count`` None and ``error`` saying why when it cannot be)."""
+    wrote it there, else it is computed (``count`` None and ``error`` saying why when it cannot be);
+    ``ir_hash``: ``space.graph.content_hash()`` when the caller has it already."""
     import hashlib
     import json
     from pathlib import Path
 
     from .passes.unique import RULE
     from .passes.value_classes import distinct
-    key = hashlib.sha256(json.dumps([space.graph.content_hash(), [c.text for c in space.constraints], RULE])
+    key = hashlib.sha256(json.dumps([ir_hash or space.graph.content_hash(), [c.text for c in space.constraints], RULE])
                          .encode()).hexdigest()[:16]
     old = Path(out_dir) / "summary.json" if out_dir is not None else None
     if old is not None and old.is_file() and not old.is_symlink():
@@ -144,11 +150,7 @@ def distinct_summary(space: Space, out_dir=None, progress=None) -> dict:
         if isinstance(cached, dict) and cached.get("key") == key and isinstance(cached.get("count"), int):
             return {"count": cached["count"], "rule": RULE, "key": key, "cached": True}
     try:
-        seconds = max(float(os.environ.get("NASCOMPILE_UNIQUE_SECONDS", UNIQUE_SECONDS)), 0.1)
-    except ValueError:
-        seconds = UNIQUE_SECONDS
-    try:
-        n = distinct(space, progress, seconds)
+        n = distinct(space, progress, _env_seconds("NASCOMPILE_UNIQUE_SECONDS", UNIQUE_SECONDS))
     except StatsError as err:
         return {"count": None, "rule": RULE, "key": key, "cached": False, "error": err.message}
     return {"count": n, "rule": RULE, "key": key, "cached": False}
@@ -166,7 +168,7 @@ def build(space: Space, out_dir=None, arch=None, extra: Mapping | None = None, u
     """
     summary = summarize(space)
     if unique:  # distinct networks (build --unique); progress(done, total) while it hashes
-        summary["distinct"] = distinct_summary(space, out_dir, progress)
+        summary["distinct"] = distinct_summary(space, out_dir, progress, summary["ir_hash"])
     if arch is not None:
         from .passes.freeze import fixed_summary
 

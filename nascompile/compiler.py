@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from .errors import Loc, SpaceError, clip, json_depth, read_json_file
+from .frontend.context import MAX_DIGITS
 from .frontend.load import MAX_NESTING, Document, load_file, load_text, validate
 from .frontend.zoo import resolve_space
 from .frontend.lower import Lowering
@@ -186,8 +187,8 @@ def parse_overrides(pairs) -> dict:
             raise SpaceError(f"--set {clip(key.strip(), 40)}: {why}", Loc("--set")) from None
         if not isinstance(value, (int, float, str, bool, list)):
             raise SpaceError(f"--set {shown}: the value must be a number, boolean, string or list", Loc("--set"))
-        if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3330:
-            raise SpaceError(f"--set {clip(key.strip(), 40)}: the number is too large (over 1,000 digits)",
+        if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3.33 * MAX_DIGITS:
+            raise SpaceError(f"--set {clip(key.strip(), 40)}: the number is too large (over {MAX_DIGITS:,} digits)",
                              Loc("--set"))
         if isinstance(value, list) and json_depth(value, MAX_NESTING) > MAX_NESTING:
             raise SpaceError(f"--set {clip(key.strip(), 40)}: the list is nested too deeply", Loc("--set"))

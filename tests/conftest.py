@@ -42,3 +42,15 @@ def logging_as_it_was():
     logger.handlers[:] = handlers
     logger.setLevel(level)
     logger.propagate = propagate
+
+
+@pytest.fixture
+def chromium():
+    """The browser tests' gate: they skip without Chromium, except under CI (``CI`` set), where
+    they fail (``bash scripts/test.sh`` installs it)."""
+    from browser import find_chromium
+
+    if find_chromium() is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI: chromium is required for the browser tests (bash scripts/test.sh installs it)")
+        pytest.skip("chromium is not installed")

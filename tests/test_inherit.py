@@ -21,14 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 ENAS_MACRO = ROOT / "zoo" / "enas-macro.yaml"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 SPACES = {
     "darts": lambda: load_space(DARTS, {"C": 4, "layers": 3}),
     "nb201": lambda: load_space(NB201, {"C": 4, "cells_per_stage": 2}),

@@ -5,8 +5,7 @@ import doctest
 import pytest
 import torch
 
-from helpers.known import BEST, make_known
-from helpers.trainers import StopAt
+from helpers.known import BEST, make_known, whole_and_resumed
 from nascompile import compile_text
 from nascompile.backends.supernet import build_supernet
 from nascompile.backends.value_op import SharedOp
@@ -135,13 +134,8 @@ def test_search_finds_the_known_answer_and_the_cost_term_shrinks_what_is_not_nee
 
 
 def test_resume_mid_epoch_gives_the_same_thresholds_and_architecture(tmp_path):
-    whole = make_known("single-path-nas", epochs=3, tmp=tmp_path / "whole", cost_lambda=1.0)
-    whole.train()
-    cut = make_known("single-path-nas", epochs=3, tmp=tmp_path / "cut", cost_lambda=1.0, checkpoint_every=5,
-                     callbacks=[StopAt(1, 4)])
-    assert cut.train() is None
-    resumed = make_known("single-path-nas", epochs=3, tmp=tmp_path / "cut", cost_lambda=1.0).resume()
-    resumed.train()
+    whole, resumed = whole_and_resumed("single-path-nas", tmp_path, epochs=3, stop=(1, 4), checkpoint_every=5,
+                                       cost_lambda=1.0)
     assert torch.equal(whole.mutator.thresholds["width"], resumed.mutator.thresholds["width"])
     assert resumed.export() == whole.export()
 

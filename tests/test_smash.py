@@ -5,7 +5,7 @@ import doctest
 
 import torch
 
-from helpers.known import BEST, known_data, make_known
+from helpers.known import BEST, known_data, make_known, whole_and_resumed
 from nascompile.oneshot import smash
 from nascompile.oneshot.smash import encode, encoding_size
 
@@ -70,15 +70,7 @@ def test_search_finds_the_known_answer_better_than_random():
 
 
 def test_resume_restores_the_hypernetwork(tmp_path):
-    from helpers.trainers import StopAt
-
-    whole = make_known("smash", epochs=2, tmp=tmp_path / "whole", num_samples=3)
-    whole.train()
-    cut = make_known("smash", epochs=2, tmp=tmp_path / "cut", num_samples=3, checkpoint_every=3,
-                     callbacks=[StopAt(1, 2)])
-    assert cut.train() is None
-    resumed = make_known("smash", epochs=2, tmp=tmp_path / "cut", num_samples=3).resume()
-    resumed.train()
+    whole, resumed = whole_and_resumed("smash", tmp_path, epochs=2, stop=(1, 2), checkpoint_every=3, num_samples=3)
     assert torch.equal(whole.hypernet.heads, resumed.hypernet.heads)
     assert resumed.export() == whole.export()
     assert known_data(4, 0)[0].shape == (4, 6)

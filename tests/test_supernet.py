@@ -25,15 +25,6 @@ ENAS_MACRO = ROOT / "zoo" / "enas-macro.yaml"
 ENAS_MICRO = ROOT / "zoo" / "enas-micro.yaml"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small convolutions: one thread is fastest, and immune to a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def darts_small():
     return load_space(DARTS, {"C": 4, "layers": 3})

@@ -20,14 +20,6 @@ from helpers.spaces import DARTS, NB201, darts_arch
 TOL = 1e-6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def spaces():
     return {"darts": load_space(DARTS, {"C": 2, "layers": 3}),

@@ -4,14 +4,11 @@ the page rendered in headless Chromium (report file and live server with polling
 The browser tests skip when Chromium is missing, except under CI (``CI`` set), where they fail.
 """
 import json
-import os
 import re
 import threading
 import urllib.request
 
-import pytest
-
-from browser import dump_dom, find_chromium, keep_screenshot, measure
+from browser import dump_dom, keep_screenshot, measure
 from browser.runs import ARCH, OPS, TRIALS, add_rank, add_retrain, epoch_record, make_multitrial, make_oneshot
 from nascompile.cli import main
 from nascompile.ui import collect, make_server, render_page
@@ -114,14 +111,6 @@ def test_server_serves_page_and_json(tmp_path):
 
 
 # --- in a real browser -------------------------------------------------------------------------
-@pytest.fixture
-def chromium():
-    if find_chromium() is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI: chromium is required for the browser tests (bash scripts/test.sh installs it)")
-        pytest.skip("chromium is not installed")
-
-
 def _sections(dom):
     return set(re.findall(r'<section id="([a-z]+)"', dom))
 

@@ -8,13 +8,10 @@ except under CI (``CI`` set), where they fail. Screenshots go to the test's tmp_
 ``browser.SHOTS`` when that folder's parent exists.
 """
 import json
-import os
 import re
 from pathlib import Path
 
-import pytest
-
-from browser import find_chromium, keep_screenshot, measure
+from browser import keep_screenshot, measure
 from browser.runs import (ARCH, MNIST1D, MNIST1D_ARCH, add_rank, add_retrain, make_multitrial, make_oneshot)
 from nascompile.cli import main
 from nascompile.ui import collect, collect_runs
@@ -22,14 +19,6 @@ from nascompile.ui.arch_view import chosen_values, evaluate_json
 from nascompile.ui.compare import run_names
 
 ACCS = (0.5, 0.6, 0.65, 0.7, 0.72, 0.75, 0.76, 0.8, 0.81)  # 9 epochs: a 4-way split ticks at 3, 5, 7
-
-
-@pytest.fixture
-def chromium():
-    if find_chromium() is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI: chromium is required for the browser tests (bash scripts/test.sh installs it)")
-        pytest.skip("chromium is not installed")
 
 
 def shoot(html: Path, png: Path, size="1400,2400"):

@@ -38,14 +38,6 @@ UPDATE = os.environ.get("NASCOMPILE_UPDATE_GOLDEN") == "1"
 TINY = {"resolution": 32, "classes": 10, "depths": [1, 2], "embed_dims": [16, 24], "heads": [1, 2], "head_dim": 8}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def arch(embed, depth, heads, ratio, blocks=14) -> dict:
     out = {"embed_dim": embed, "blocks/depth": depth}
     for k in range(blocks):

@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["OVERHEAD", "COPY", "Tail", "ConvGroup", "plan_batches", "conv_cost", "group_cost"]
+__all__ = ["OVERHEAD", "COPY", "Tail", "steps_of", "ConvGroup", "plan_batches", "conv_cost", "group_cost"]
 
 OVERHEAD = {"cpu": 8e4, "cuda": 2e7}  # MACs one call costs beyond its arithmetic (see above)
 COPY = 0.25                            # MACs per output element copied out of a batched call
@@ -81,9 +81,16 @@ class Tail:
         return x
 
 
-def _rest(tail) -> Tail:
+def steps_of(tail) -> list:
+    """The steps of a ``Tail``, the elements of an ``nn.Sequential``, else ``[tail]``."""
     steps = getattr(tail, "steps", None)
-    return Tail((list(tail) if steps is None else steps)[1:])
+    if steps is None:
+        steps = list(tail) if type(tail) is nn.Sequential else [tail]
+    return steps
+
+
+def _rest(tail) -> Tail:
+    return Tail(steps_of(tail)[1:])
 
 
 class ConvGroup:

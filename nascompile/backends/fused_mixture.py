@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from ..nn.mutables import LayerChoice
 from ..nn.weighted import WeightedMutator
 from ..ops import layers
-from .batch_conv import Tail, plan_batches
+from .batch_conv import Tail, plan_batches, steps_of
 from .lean_mixture import NormedSum, dot, lean_pools, split_norm
 from .opt_passes import MIXTURE_PASSES
 
@@ -94,9 +94,8 @@ class WeightedSum(torch.autograd.Function):
 def weighted_sum(w: torch.Tensor, ys: list) -> torch.Tensor:
     """:class:`WeightedSum` when it applies (one shape, dtype and device, floating point);
     otherwise the multiply-adds."""
-    first = ys[0]
-    if (first.is_floating_point() and w.dim() == 1 and len(w) == len(ys)
-            and all(y.shape == first.shape and y.dtype == first.dtype and y.device == first.device for y in ys)):
+    if w.dim() == 1 and len(w) == len(ys) and _same_kind(ys):
+        first = ys[0]
         return WeightedSum.apply(w.to(device=first.device, dtype=first.dtype), *ys)
     total = None
     for i, y in enumerate(ys):
@@ -184,9 +183,7 @@ def _lean(tail, passes):
     if steps is None:
         if "pool_argmax" not in passes:
             return tail, None
-        steps = getattr(tail, "steps", None)
-        if steps is None:
-            steps = list(tail) if type(tail) is nn.Sequential else [tail]
+        steps = steps_of(tail)
     return Tail(lean_pools(steps) if "pool_argmax" in passes else steps), norm
 
 

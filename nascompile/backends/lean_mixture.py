@@ -17,6 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .batch_conv import steps_of
+
 __all__ = ["NormedSum", "MaxPoolArgmax", "LeanMaxPool", "split_norm", "lean_pools", "dot"]
 
 _ATEN = torch.ops.aten
@@ -38,9 +40,7 @@ def _eligible_norm(m) -> bool:
 def split_norm(tail):
     """``(steps before the norm, norm)`` when ``tail`` (a module or a ``Tail``) ends with a
     non-affine batch norm; else None."""
-    steps = getattr(tail, "steps", None)
-    if steps is None:
-        steps = list(tail) if type(tail) is nn.Sequential else [tail]
+    steps = steps_of(tail)
     if steps and _eligible_norm(steps[-1]):
         return steps[:-1], steps[-1]
     return None

@@ -74,7 +74,7 @@ class Template:
         self._training = None
         # batch norms update the largest module's statistics with ITS momentum (None: a
         # cumulative average, as a re-estimation of the statistics sets it)
-        self._norms = [(m, name) for name, m in module.named_modules()
+        self._norms = [(m, full.get_submodule(name) if name else full) for name, m in module.named_modules()
                        if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
     def tensors(self, full: nn.Module) -> dict:
@@ -84,8 +84,8 @@ class Template:
         if self._training is not training:
             self.module.train(training)
             self._training = training
-        for m, name in self._norms:
-            m.momentum = (full.get_submodule(name) if name else full).momentum
+        for m, big in self._norms:
+            m.momentum = big.momentum
         if not self.shapes:  # no weights (an activation, a pool): the meta module runs as it is
             return self.module(*xs)
         return torch.func.functional_call(self.module, self.tensors(full), tuple(xs), tie_weights=False)

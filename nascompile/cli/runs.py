@@ -115,7 +115,6 @@ MULTITRIAL_ALGOS_HINT = "--algo random-trials|grid|evolution|tpe|ppo --trial-com
 def is_search_space_file(path) -> bool:
     """Whether ``path`` is an NNI search-space file (what ``nascompile ss-gen`` writes), not a
     space document: a ``.json`` file of ``{label: {"_type": ..., "_value": ...}}``."""
-    from ..errors import read_json_file
     from ..tuner_format import is_nas_search_space
 
     path = Path(path)
@@ -226,11 +225,9 @@ def check_shapes(space, splits, data_name: str | None = None) -> None:
     """Before any training: one error line unless ``space`` fits the data of ``splits`` (input
     shape, and an output of one score per class or one value per regression target:
     :func:`nascompile.data.check_fits`)."""
-    from ..data import check_fits
+    from ..data import check_space_fits
 
-    check_fits(splits, space.input_shape, space.graph.output.shape, space.name, Loc(space.doc.file),
-               {**(space.doc.data.get("params") or {}), **(space.overrides or {})},
-               tuple(d for d in space.doc.data.get("input") or () if isinstance(d, str)))
+    check_space_fits(splits, space)
 
 
 def oneshot_names() -> list[str]:

@@ -44,8 +44,9 @@ from ..errors import CheckpointError, Loc, NasError
 from .base import (Command, UsageError, add_allow_imports, add_overrides, add_threads, imports_allowed, positive,
                    say, set_threads)
 from .multitrial import add_multitrial_arguments, check_mode, is_multitrial, run_multitrial
-from .runs import (RUN_FORMAT, KnownAlgorithms, check_algo, check_metrics_log, check_options, check_shapes,
-                   is_search_space_file, load_space, multitrial_names, oneshot_names, read_run, trainer_class)
+from .runs import (MULTITRIAL_ALGOS_HINT, RUN_FORMAT, KnownAlgorithms, check_algo, check_metrics_log, check_options,
+                   check_shapes, is_search_space_file, load_space, multitrial_names, oneshot_names, read_run,
+                   trainer_class)
 
 SEARCH_DEFAULTS = {"data": "digits", "epochs": 10, "seed": 0, "batch_size": 64, "lr": 0.05}
 
@@ -151,8 +152,8 @@ class Search(Command):
         if is_search_space_file(space_path):  # before anything slow
             raise NasError(f"an NNI search-space file (as 'nascompile ss-gen' writes) has no network for one-shot "
                            f"'{args.algo}'", Loc(str(space_path)),
-                           hint=f"search it with your training script: nascompile search {space_path} --algo "
-                                "random-trials|grid|evolution|tpe|ppo --trial-command CMD")
+                           hint=f"search it with your training script: nascompile search {space_path} "
+                                f"{MULTITRIAL_ALGOS_HINT}")
         settings = {k: (getattr(args, k) if getattr(args, k) is not None else v) for k, v in SEARCH_DEFAULTS.items()}
         record = {"format": RUN_FORMAT, "algo": args.algo, **settings,
                   "space": {"path": str(space_path.resolve()),
@@ -179,7 +180,9 @@ class Search(Command):
         trainer_cls = trainer_class(algo, allow)     # an unavailable algorithm fails before the slow part
         space = load_space(record["space"], allow)
         if run is None:
-            run = Path("runs") / f"{_safe_name(space.name)}-{_safe_name(algo.replace(':', '-'))}-{record['seed']}"
+            from ..multitrial.runner import safe_name  # a folder name, as multi-trial runs name theirs
+
+            run = Path("runs") / f"{safe_name(space.name)}-{safe_name(algo.replace(':', '-'))}-{record['seed']}"
         _check_own_files(run)
         restart = not args.resume and (run / "run.json").exists()
         if restart and not _interrupted_before_training(run):
@@ -281,13 +284,6 @@ def _interrupted_before_training(run: Path) -> bool:
     except NasError:
         return False
     return not has_checkpoint and status in ("new", "running")
-
-
-def _safe_name(name: str) -> str:
-    """A space name as one folder name (as multi-trial runs name theirs)."""
-    from ..multitrial.runner import safe_name
-
-    return safe_name(name)
 
 
 COMMANDS: list[Command] = [Search()]

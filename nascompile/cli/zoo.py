@@ -59,8 +59,9 @@ def check(name: str) -> list[str]:
     from ..compiler import load_space
     from ..frontend.zoo import zoo_path
 
-    ref = _document(name).get("reference", {})
-    summary = build(load_space(zoo_path(name)), None)
+    space = load_space(zoo_path(name))
+    ref = space.doc.data.get("reference", {})
+    summary = build(space, None)
     wrong = []
     for key, ref_key in _CHECKED:
         if ref_key in ref:

@@ -38,9 +38,9 @@ Modules: :mod:`~nascompile.data.registry` (the names, :func:`get_dataset`), :mod
 ((1, 8, 8), 1151, 287, 359)
 """
 from . import builtin  # noqa: F401 (importing it registers the built-in datasets)
-from .checks import check_fits, fitting_datasets
+from .checks import check_fits, check_space_fits, fitting_datasets
 from .registry import DATASETS, dataset_names, get_dataset, register_dataset
 from .splits import Splits, carve
 
 __all__ = ["Splits", "get_dataset", "register_dataset", "dataset_names", "carve", "DATASETS", "check_fits",
-           "fitting_datasets"]
+           "check_space_fits", "fitting_datasets"]

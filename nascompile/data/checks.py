@@ -9,7 +9,8 @@ shape) and raises one :class:`~nascompile.errors.DataError` line naming both sid
 * regression: the network ends in as many values as one target has (``[1]`` for a scalar).
 
 It knows nothing of the IR: the caller passes shapes (tuples of ints; anything else, a
-symbolic dimension, is not compared).
+symbolic dimension, is not compared). :func:`check_space_fits` reads them (and the parameters
+the hints name) off a compiled space's attributes, importing nothing of the compiler.
 
 >>> check_fits(get_dataset("digits"), (13,), (3,), "mlp-tabular", Loc("mlp.yaml"))  # doctest: +SKIP
 DataError: mlp.yaml: the space 'mlp-tabular' takes input 13 but the 'digits' data is 1x8x8 ...
@@ -21,7 +22,7 @@ import math
 from ..errors import DataError, Loc
 from .splits import Splits
 
-__all__ = ["check_fits", "fitting_datasets"]
+__all__ = ["check_fits", "check_space_fits", "fitting_datasets"]
 
 
 def _fmt(shape) -> str:
@@ -103,3 +104,11 @@ def check_fits(splits: Splits, input_shape: tuple, output_shape, space_name: str
             raise DataError(f"the space '{space_name}' outputs {_fmt(out)} values per sample but the '{data}' data "
                             f"is a regression with targets of shape {_fmt(splits.target_shape) if want != 1 else '1'}",
                             where, hint=hint)
+
+
+def check_space_fits(splits: Splits, space) -> None:
+    """:func:`check_fits` for a compiled space (its input and output shapes, its document's
+    ``params`` with the overrides, and the parameters its ``input:`` names)."""
+    check_fits(splits, space.input_shape, space.graph.output.shape, space.name, Loc(space.doc.file),
+               {**(space.doc.data.get("params") or {}), **(space.overrides or {})},
+               tuple(d for d in space.doc.data.get("input") or () if isinstance(d, str)))

@@ -18,22 +18,7 @@ class Bounds:
         :data:`MAX_ITEMS`; sub-lists are weighed once (shared ones would otherwise double)."""
         if not isinstance(value, list):
             return value
-        known = self._weights
-        stack = [(value, False)]
-        while stack:
-            lst, expanded = stack.pop()
-            entry = known.get(id(lst))
-            if entry is not None and entry[0] is lst:
-                continue
-            subs = [x for x in lst if isinstance(x, list)]
-            if not expanded:
-                stack.append((lst, True))
-                stack.extend((x, False) for x in subs)
-                continue
-            w = len(lst) + sum(known[id(x)][1] for x in subs)
-            if w > MAX_ITEMS:
-                raise SpaceError(f"list too long ({w:,} items with those of its sub-lists, at most {MAX_ITEMS:,})")
-            known[id(lst)] = (lst, w)
+        _measure(value, self._weights, lambda lst: [x for x in lst if isinstance(x, list)], _list_weight)
         return value
 
     def bound(self, value):
@@ -58,23 +43,37 @@ class Bounds:
 
     def _sym_measure(self, value) -> tuple[int, int]:
         """``(terms as a tree, depth)`` of a Sym, iteratively, each shared part measured once."""
-        known = self._syms
-        stack = [(value, False)]
-        while stack:
-            x, expanded = stack.pop()
-            entry = known.get(id(x))
-            if entry is not None and entry[0] is x:
-                continue
-            subs = [a for a in _sym_parts(x.args)]
-            if not expanded:
-                stack.append((x, True))
-                stack.extend((a, False) for a in subs)
-                continue
-            size = 1 + sum(known[id(a)][1] for a in subs)
-            depth = 1 + max((known[id(a)][2] for a in subs), default=0)
-            known[id(x)] = (x, size, depth)
-        entry = known[id(value)]
+        entry = _measure(value, self._syms, lambda x: list(_sym_parts(x.args)), _sym_size)
         return entry[1], entry[2]
+
+
+def _measure(root, known: dict, parts, measure) -> tuple:
+    """``known[id(root)]``, once ``known[id(x)] = (x, *measure(x, entries of its parts))`` holds
+    for ``root`` and every part under it: iteratively, each shared part measured once."""
+    stack = [(root, False)]
+    while stack:
+        x, expanded = stack.pop()
+        entry = known.get(id(x))
+        if entry is not None and entry[0] is x:
+            continue
+        subs = parts(x)
+        if not expanded:
+            stack.append((x, True))
+            stack.extend((a, False) for a in subs)
+            continue
+        known[id(x)] = (x, *measure(x, [known[id(a)] for a in subs]))
+    return known[id(root)]
+
+
+def _list_weight(lst: list, entries: list) -> tuple[int]:
+    w = len(lst) + sum(e[1] for e in entries)
+    if w > MAX_ITEMS:
+        raise SpaceError(f"list too long ({w:,} items with those of its sub-lists, at most {MAX_ITEMS:,})")
+    return (w,)
+
+
+def _sym_size(x, entries: list) -> tuple[int, int]:
+    return 1 + sum(e[1] for e in entries), 1 + max((e[2] for e in entries), default=0)
 
 
 def _sym_parts(args):

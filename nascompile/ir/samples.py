@@ -10,14 +10,19 @@ MAX_EXHAUSTIVE = 50_000  # beyond this many combinations, a fixed-seed sample is
 def assignments(labels, decisions):
     """Every combination of values of ``labels`` (a deterministic sample when there are too many)."""
     labels = sorted(labels)
-    domains = [decisions[lab].domain() for lab in labels]
+    yield from combinations(labels, [decisions[lab].domain() for lab in labels], MAX_EXHAUSTIVE)
+
+
+def combinations(labels, domains, most: int):
+    """Every combination of ``domains`` (one per label, in order) as a dict from label to value;
+    past ``most`` of them, ``most`` fixed-seed draws instead."""
     total = 1
     for d in domains:
         total *= len(d)
-    if total <= MAX_EXHAUSTIVE:
+    if total <= most:
         for combo in itertools.product(*domains):
             yield dict(zip(labels, combo))
         return
     rng = random.Random(0)
-    for _ in range(MAX_EXHAUSTIVE):
+    for _ in range(most):
         yield {lab: rng.choice(d) for lab, d in zip(labels, domains)}

@@ -175,12 +175,10 @@ def _recorded_kind(run_dir: Path) -> str | None:
 
 def _check_data(cfg: MultiTrialConfig, space):
     """The dataset's splits, once it is checked to fit ``space`` (before any trial)."""
-    from ..data import check_fits, get_dataset
+    from ..data import check_space_fits, get_dataset
 
     splits = get_dataset(cfg.data, seed=cfg.seed, allow_imports=cfg.allow_imports)
-    params = {**(space.doc.data.get("params") or {}), **(space.overrides or {})}
-    check_fits(splits, space.input_shape, space.graph.output.shape, space.name, Loc(space.doc.file), params,
-               tuple(d for d in space.doc.data.get("input") or () if isinstance(d, str)))
+    check_space_fits(splits, space)
     return splits
 
 

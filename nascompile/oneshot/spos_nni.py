@@ -173,33 +173,36 @@ class SPOSEvolution:
                 self._add_to_evaluate_queue(cand)
                 self.candidates.append(cand)
 
-    def _get_crossover(self, best: list) -> list:
+    def _legal_candidates(self, make, n: int) -> list:
+        """Up to ``n`` legal candidates of ``make()`` (queued for evaluation), in 10 * ``n`` tries."""
         result = []
-        for _ in range(10 * self.num_crossover):
-            p1, p2 = (best[self.random_state.randint(len(best))] for _ in range(2))
-            cand = {k: p1[k] if self.random_state.randint(2) == 0 else p2[k] for k in p1}
+        for _ in range(10 * n):
+            cand = make()
             if self._is_legal(cand):
                 result.append(cand)
                 self._add_to_evaluate_queue(cand)
-            if len(result) >= self.num_crossover:
+            if len(result) >= n:
                 break
         return result
 
+    def _get_crossover(self, best: list) -> list:
+        def make() -> dict:
+            p1, p2 = (best[self.random_state.randint(len(best))] for _ in range(2))
+            return {k: p1[k] if self.random_state.randint(2) == 0 else p2[k] for k in p1}
+
+        return self._legal_candidates(make, self.num_crossover)
+
     def _get_mutation(self, best: list) -> list:
-        result = []
-        for _ in range(10 * self.num_mutation):
+        def make() -> dict:
             cand = dict(best[self.random_state.randint(len(best))])
             for s, k in zip(self.random_state.random_sample(len(cand)), list(cand)):
                 if s < self.m_prob:
                     choices = self._search_space[k]["_value"]
                     index = int(self.random_state.randint(len(choices)))
                     cand[k] = {"_value": choices[index], "_idx": index}
-            if self._is_legal(cand):
-                result.append(cand)
-                self._add_to_evaluate_queue(cand)
-            if len(result) >= self.num_mutation:
-                break
-        return result
+            return cand
+
+        return self._legal_candidates(make, self.num_mutation)
 
     def _is_legal(self, cand: dict) -> bool:
         """Not evaluated yet (override to bound it, e.g. by FLOPs)."""

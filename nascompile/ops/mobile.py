@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..ir.values import apply
 from .basic import _activation
 from .code import call, conv_call, same_padding
-from .conv import _conv_out
+from .conv import _conv_module, _conv_out
 from .registry import Op, Param, register
 from .shapes import numel
 
@@ -44,10 +44,7 @@ class DwConv(Op):
         return weights + (x[0] if a.bias else 0), weights * numel(out[1:])
 
     def build(self, x, a):
-        import torch.nn as nn
-        cls = nn.Conv2d if len(x) == 3 else nn.Conv1d
-        return cls(x[0], x[0], a.kernel, a.stride, same_padding(a.kernel, a.dilation),
-                   dilation=a.dilation, groups=x[0], bias=a.bias)
+        return _conv_module(x, x[0], a.kernel, a.stride, dilation=a.dilation, groups=x[0], bias=a.bias)
 
     def code(self, x, a):
         return conv_call(x, x[0], x[0], a.kernel, a.stride, same_padding(a.kernel, a.dilation),

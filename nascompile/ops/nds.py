@@ -8,7 +8,8 @@ The other NDS candidates are existing ops: ``max_pool(k, stride)`` / ``avg_pool(
 """
 from __future__ import annotations
 
-from .code import bn_call, call, relu_call
+from .basic import _Activation
+from .code import bn_call, call, relu_call, same_padding
 from .registry import Op, Param, REQUIRED, register
 from .shapes import numel, spatial_out
 from ..ir.values import apply
@@ -68,7 +69,7 @@ class DilSepConv(Op):
     ranks = (3,)
 
     def pad(self, a):
-        return a.dilation * (a.kernel - 1) // 2
+        return same_padding(a.kernel, a.dilation)
 
     def shape(self, x, a, ctx):
         p = self.pad(a)
@@ -128,18 +129,11 @@ class LooseEnds(Op):
 
 
 @register
-class Always(Op):
+class Always(_Activation):
     """``x | always``: ``x`` itself, computed whenever the body holding it runs, even when no
     output depends on it. NNI's NDS cells preprocess both of their inputs whether or not a node
     reads them (and count those weights); ``always`` states that, so the fixed network, its
     generated code and ``build``'s parameter range keep them too."""
 
     name = "always"
-    channelwise = True
-
-    def build(self, x, a):
-        import torch.nn as nn
-        return nn.Identity()
-
-    def code(self, x, a):
-        return call("nn.Identity")
+    torch_class = "Identity"

@@ -199,7 +199,7 @@ class TransformerBlock(_FormOp):
                 macs + 2 * n * d * hidden)
 
     def code(self, x, a):
-        return call("TransformerBlock", x[1], int(x[1] * a.mlp_ratio), attn=_attn_form(x, a),
+        return call("TransformerBlock", x[1], _hidden(x, a), attn=_attn_form(x, a),
                     drop=a.drop, drop_path=a.drop_path, pre_norm=a.pre_norm)
 
 

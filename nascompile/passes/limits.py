@@ -19,12 +19,11 @@ machine has available.
 """
 from __future__ import annotations
 
-import itertools
 import os
-import random
 
 from ..errors import Loc, SpaceError, count
 from ..ir.graph import Graph
+from ..ir.samples import combinations
 from ..ir.values import Sym, evaluate, labels_of
 from ..ops.registry import Args, get_op
 
@@ -96,7 +95,8 @@ class _Largest:
             self.memo[key] = (value, bound)
             return bound
         most = MAX_SAMPLES if self.spent < MAX_EVALUATIONS else 16
-        for sample in _samples(sorted(labels), self.domains, most):
+        labels = sorted(labels)
+        for sample in combinations(labels, [self.domains[label] for label in labels], most):
             self.spent += 1
             try:
                 best = max(best, _number(evaluate(value, sample)))
@@ -150,20 +150,6 @@ def _number(v) -> int:
     if isinstance(v, float):
         return int(v) if v == v and abs(v) != float("inf") else MAX_PARAMS * 10
     return v
-
-
-def _samples(labels, domains_of, most: int):
-    domains = [domains_of[label] for label in labels]
-    total = 1
-    for d in domains:
-        total *= len(d)
-    if total <= most:
-        for combo in itertools.product(*domains):
-            yield dict(zip(labels, combo))
-        return
-    rng = random.Random(0)
-    for _ in range(most):
-        yield {label: rng.choice(d) for label, d in zip(labels, domains)}
 
 
 def _elements(shape, largest) -> int:

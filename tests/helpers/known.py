@@ -12,7 +12,7 @@ import torch.nn as nn
 from nascompile import compile_text
 from nascompile.backends.supernet import build_supernet
 
-__all__ = ["KNOWN", "BEST", "known_space", "known_data", "make_known"]
+__all__ = ["KNOWN", "BEST", "known_space", "known_data", "make_known", "whole_and_resumed"]
 
 KNOWN = """
 nascompile: 1
@@ -57,3 +57,19 @@ def make_known(algo: str, epochs: int = 5, tmp=None, **kwargs):
                 checkpoint_dir=None if tmp is None else tmp / "checkpoints")
     args.update(kwargs)
     return get_trainer(algo)(**args)
+
+
+def whole_and_resumed(algo: str, tmp, epochs: int, stop: tuple, checkpoint_every: int, **kwargs):
+    """``(whole, resumed)``: ``algo`` trained without a break, and trained again but stopped at
+    ``stop`` (epoch, step) after checkpoints every ``checkpoint_every`` steps, then resumed by
+    a fresh trainer and finished; what a resume must reproduce is the tests' to compare."""
+    from .trainers import StopAt
+
+    whole = make_known(algo, epochs=epochs, tmp=tmp / "whole", **kwargs)
+    whole.train()
+    cut = make_known(algo, epochs=epochs, tmp=tmp / "cut", checkpoint_every=checkpoint_every,
+                     callbacks=[StopAt(*stop)], **kwargs)
+    assert cut.train() is None
+    resumed = make_known(algo, epochs=epochs, tmp=tmp / "cut", **kwargs).resume()
+    resumed.train()
+    return whole, resumed
