@@ -82,7 +82,7 @@ class Space:
         of every architecture)."""
         from .passes.stats import space_stats
         with paused_gc():
-            if constrained and self.constraints:
+            if constrained and any(c.block is None for c in self.constraints):
                 from .passes.constraints import constrained_stats
                 return constrained_stats(self.graph, self.ops, self.checker)
             return space_stats(self.graph, self.ops)
@@ -136,14 +136,18 @@ def compile_document(doc: Document, overrides: dict | None = None, allow_imports
 
 
 def _constraints(doc: Document, graph: Graph, lowering: Lowering) -> tuple:
-    """The document's ``constraints:``, parsed against its decisions and parameters."""
-    if not doc.data.get("constraints"):
-        return ()
-    from .frontend.constraints import parse_constraints
+    """The document's ``constraints:``, parsed against its decisions and parameters, and the
+    validity of each NAS-Bench-101 cell type (counted by its block, :mod:`.passes.cell_block`)."""
+    from .frontend.graph_cell import cell_constraints
     from .passes.constraints import Constraint
+    cells = tuple(Constraint(text, expr, loc, block=label, explain=problem)
+                  for label, text, expr, problem, loc in cell_constraints(graph))
+    if not doc.data.get("constraints"):
+        return cells
+    from .frontend.constraints import parse_constraints
     constants = {k: lowering.globals[k] for k in doc.data.get("params", {}) if k in lowering.globals}
     return tuple(Constraint(text, expr, loc) for text, expr, loc in
-                 parse_constraints(doc, graph.decisions, constants))
+                 parse_constraints(doc, graph.decisions, constants)) + cells
 
 
 def load_space(path, overrides: dict | None = None, allow_imports: bool = False) -> Space:

@@ -79,6 +79,9 @@ OP_CASES = {
     "dil_sep_conv": [([(4, 8, 8)], {"out": 4}), ([(4, 9, 9)], {"out": 6, "stride": 2, "affine": False})],
     "always": [([(4, 5, 5)], {})],
     "loose_ends": [([(2, 5, 5), (3, 5, 5), (4, 5, 5)], {"keep": (True, False, True)})],
+    # a pruned 4-vertex cell: output 5 = 3 + 2 channels, vertex 2 reads vertex 1 truncated to 2
+    "nb101_cell": [([(4, 6, 6)], {"out": 5, "spec": ((0, 1, 2, 3), ((0, 1, 1, 0), (0, 0, 1, 1), (0, 0, 0, 1), (0, 0, 0, 0)),
+                                                      ("conv3x3-bn-relu", "maxpool3x3"))})],
 }
 
 

@@ -32,6 +32,7 @@ from ..ir.graph import Graph
 from ..passes.freeze import freeze, used_labels
 from .fixed import build_fixed
 from .naming import module_names
+from .block_op import BlockOp
 from .supernet import Supernet
 from .value_op import ChoiceOp
 
@@ -116,7 +117,7 @@ def _map(frozen: Graph, origins: dict, supernet: Supernet, sample: dict) -> dict
                 module = supernet.sources.get(origins.get(here))
                 if module is None:
                     continue  # a reduction made from an input choice: it holds no weights
-                if isinstance(module, ChoiceOp):
+                if isinstance(module, (ChoiceOp, BlockOp)):
                     module = module.variant(sample)
                 for k in module.state_dict():
                     out[f"{prefix}{names[node.name]}.{k}"] = (module, k)

@@ -41,6 +41,7 @@ from ..nn.mutables import InputChoice, LayerChoice
 from .opt_passes import MIXTURE_PASSES, channels_last, resolve_passes
 from .recompute import checkpoint_cell
 from ..ops.registry import Args
+from .block_op import BlockOp
 from .fixed import resolve_op
 from .fused_mixture import FusedChoice
 from ..passes.sharing import op_choices
@@ -133,6 +134,9 @@ class _Builder:
         op = resolve_op(node.target, self.ops)
         shapes = [graph.nodes[i].shape for i in node.inputs]
         x = shapes[0] if op.arity == (1, 1) else shapes
+        if getattr(op, "block", False):
+            module = self.sources[path] = BlockOp(op, x, node, self.decisions)
+            return module
         try:
             choices = op_choices(op, node, x, self.decisions)
         except NasError as err:

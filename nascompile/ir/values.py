@@ -45,6 +45,13 @@ def _select(cond, a, b):
     return a if cond else b
 
 
+def _when(cond, value):
+    """``value`` when ``cond`` holds, else None: a read that only some samples make (a NAS-Bench-101
+    cell reads ``op4`` only when it has at least 6 vertices); :func:`evaluate` reads ``value`` only
+    then, and :func:`nascompile.passes.liveness.guarded_reads` gives its labels that condition."""
+    return value if cond else None
+
+
 def _pick(key, keys, values):
     """The value of ``key`` among ``keys`` (a layer choice's candidate picking an argument)."""
     return values[keys.index(key)]
@@ -57,8 +64,16 @@ FUNCS: dict[str, Callable[..., Any]] = {
     "ge": operator.ge, "not": operator.not_, "and": lambda a, b: a and b, "or": lambda a, b: a or b,
     "in": _in, "select": _select, "pick": _pick, "min": min, "max": max, "abs": abs, "int": int, "float": float,
     "round": round, "len": len, "make_divisible": make_divisible, "sum_chosen": _sum_chosen, "unread": _unread,
-    "ceil": math.ceil, "floor": math.floor,
+    "ceil": math.ceil, "floor": math.floor, "when": _when,
 }
+
+
+def register_function(name: str, fn: Callable[..., Any]) -> None:
+    """Add a function a Sym may apply (an op's own rule, e.g. ``nb101_spec``); a second,
+    different function of one name is refused."""
+    if FUNCS.get(name, fn) is not fn:
+        raise ValueError(f"a symbolic function named {name!r} is already registered")
+    FUNCS[name] = fn
 
 
 class Sym:
@@ -142,6 +157,8 @@ def evaluate(x, sample: Mapping[str, Any]):
     if isinstance(x, Sym):
         if x.fn == "ref":
             return sample[x.args[0]]
+        if x.fn == "when":  # lazily: a sample may lack what it does not read
+            return evaluate(x.args[1], sample) if evaluate(x.args[0], sample) else None
         return FUNCS[x.fn](*(evaluate(a, sample) for a in x.args))
     if isinstance(x, tuple):
         return tuple(evaluate(a, sample) for a in x)

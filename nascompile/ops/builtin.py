@@ -1,2 +1,2 @@
 """Importing this module registers every built-in op."""
-from . import basic, conv, merge, mobile, nds, shuffle, transformer  # noqa: F401
+from . import basic, conv, merge, mobile, nb101, nds, shuffle, transformer  # noqa: F401

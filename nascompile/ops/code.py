@@ -34,7 +34,9 @@ HELPERS = ("Zero", "GlobalAvgPool", "FactorizedReduce", "ResnetBlock", "MbConv",
            # .mobile_layers (re-exported by .layers)
            "SqueezeExciteV3", "ShuffleBlock",
            # .nds_layers (re-exported by .layers)
-           "LooseConcat")
+           "LooseConcat",
+           # .nb101_layers (re-exported by .layers)
+           "NB101Cell")
 
 
 @dataclass(frozen=True)

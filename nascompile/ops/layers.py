@@ -106,3 +106,5 @@ from .vit_layers import (ClassToken, DropPath, PatchEmbed, PositionEmbedding, Re
 from .mobile_layers import ShuffleBlock, SqueezeExciteV3  # noqa: E402,F401
 # the loose-ends concatenation of NDS cells, likewise
 from .nds_layers import LooseConcat  # noqa: E402,F401
+# the NAS-Bench-101 cell, likewise
+from .nb101_layers import NB101Cell  # noqa: E402,F401

@@ -170,7 +170,7 @@ def bind_args(op: Op, args: list, kwargs: dict, ctx) -> Args:
         if is_sym(value) and (p.static or p.kind in ("bool", "str")):
             raise SpaceError(f"argument '{p.name}' of op '{op.name}' changes its structure and "
                              "cannot depend on a choice", hint="use a layer choice between candidates")
-        if is_sym(value):
+        if is_sym(value) and p.kind != "any":  # "any" holds for every value: nothing to enumerate
             ctx.require_each(value, check, f"argument '{p.name}' of op '{op.name}' must be {what}")
         elif not check(value) and not (p.default is None and value is None):
             raise SpaceError(f"argument '{p.name}' of op '{op.name}' must be {what}, got {value!r}")

@@ -39,6 +39,8 @@ class Constraint:
     text: str  # the expression as written (whitespace collapsed)
     expr: Any  # a Sym, or a constant
     loc: Loc = Loc()
+    block: str | None = None  # a cell's own validity (its label): counted by passes.cell_block
+    explain: Any = None  # a Sym saying why it fails, shown instead of the values read
 
     @property
     def names(self) -> frozenset:
@@ -116,6 +118,8 @@ class ConstraintSet:
         out, domains = [], {l: d.domain() for l, d in self.decisions.items()}
         sizes = {l: len(v) for l, v in domains.items()}
         for c in self.constraints:
+            if c.block is not None:  # stats count the cell's block itself
+                continue
             reads = {n for n in c.names if n in self.decisions}
             for n in c.names:
                 if n.startswith(EDGES):
@@ -165,6 +169,8 @@ def _test(c: Constraint, env: dict) -> bool:
 
 def describe(c: Constraint, env: dict) -> str:
     """``params = 6,123,456, edges(cell) = 10``: the values the constraint read."""
+    if c.explain is not None:
+        return clip(str(evaluate(c.explain, env)), 120)
     parts = []
     for n in sorted(c.names):
         v = env.get(n)

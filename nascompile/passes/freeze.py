@@ -36,7 +36,7 @@ from typing import Mapping
 from ..arch import load_arch, normalize_arch, normalize_choice
 from ..errors import ArchError, Loc
 from ..ir.graph import Graph, Node
-from ..ir.values import evaluate, labels_of
+from ..ir.values import evaluate
 
 FROZEN_KINDS = ("input", "call", "cell", "output")
 REDUCE_OPS = {"sum": "add", "mean": "mean", "concat": "concat"}
@@ -83,10 +83,9 @@ def freeze_arch(space, arch) -> tuple[Graph, dict]:
     data, source = load_arch(arch)
     sample = normalize_arch(data, space.decisions, source,
                             required=lambda s: used_labels(space.graph, s))
-    frozen = freeze(space.graph, sample, source)
-    if getattr(space, "constraints", ()):
+    if getattr(space, "constraints", ()):  # first: an invalid cell has no network to freeze
         space.checker.check(sample, source)
-    return frozen, sample
+    return freeze(space.graph, sample, source), sample
 
 
 def frozen_cost(graph: Graph, ops=None) -> tuple[int, int]:
@@ -124,6 +123,16 @@ class _Nothing:
 
 class _Unknown(Exception):
     """A label the partial sample does not give (``used_labels`` only)."""
+
+
+class _Reads:
+    """The sample as :func:`evaluate` sees it: each label read through :meth:`_Freezer.value`."""
+
+    def __init__(self, freezer):
+        self.freezer = freezer
+
+    def __getitem__(self, label):
+        return self.freezer.value(label)
 
 
 class _Freezer:
@@ -170,9 +179,7 @@ class _Freezer:
         return value
 
     def ev(self, x):
-        for label in sorted(labels_of(x)):
-            self.value(label)
-        return evaluate(x, self.checked)
+        return evaluate(x, _Reads(self))  # reads only what the value needs (``when`` skips the rest)
 
     def error(self, label, message) -> ArchError:
         return ArchError(f"'{label}': {message}", Loc(self.source, path=label))

@@ -54,8 +54,10 @@ def check_limits(graph: Graph, ops=None) -> int:
             op = (ops or {}).get(node.target) or get_op(node.target)
             shapes = [g.nodes[i].shape for i in node.inputs]
             x = shapes[0] if op.arity == (1, 1) else shapes
-            params, _ = op.cost(x, node.shape, Args(node.args))
-            params = largest(params)
+            if getattr(op, "block", False):  # a NAS-Bench-101 cell: its supernet bounds every network
+                params = op.super_params(x, Args(node.args))
+            else:
+                params = largest(op.cost(x, node.shape, Args(node.args))[0])
             if params > MAX_PARAMS:
                 raise SpaceError(f"op '{node.target}' of '{node.name}' has {count(params)} weights (at most "
                                  f"{MAX_PARAMS:,})", node.loc, hint="use fewer channels or a smaller kernel")

@@ -8,7 +8,7 @@ input shapes)``.
 from __future__ import annotations
 
 from ..ir.graph import Graph, Node
-from ..ir.values import labels_of
+from ..ir.values import Sym, labels_of
 from .conditions import FALSE, TRUE, atom, both, either
 
 
@@ -24,13 +24,44 @@ def active_conditions(live: dict, decisions) -> dict:
     node depends on it directly); what :mod:`.stats` counts and :mod:`.constraints` checks."""
     active = {label: FALSE for label in decisions}
     for node, cond, _ in live.values():
-        uses = set(labels_of(tuple(v for _, v in node.args)))
+        uses = guarded_reads(tuple(v for _, v in node.args), decisions)
         if node.label is not None:
-            uses.add(node.label)
-        for label in uses:
+            uses[node.label] = TRUE
+        for label, when in uses.items():
             if label in active:
-                active[label] = either(active[label], cond)
+                active[label] = either(active[label], both(cond, when))
     return active
+
+
+def guarded_reads(value, decisions, cond=TRUE, out=None) -> dict:
+    """label -> the condition under which evaluating ``value`` reads it: TRUE, except inside
+    ``when(ref(l) >= k, x)`` (or ``== v``), which reads ``x`` only when that atom holds."""
+    out = {} if out is None else out
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            guarded_reads(v, decisions, cond, out)
+    elif isinstance(value, Sym):
+        if value.fn == "ref":
+            label = value.args[0]
+            out[label] = either(out.get(label, FALSE), cond)
+            return out
+        guard = _atom_of(value.args[0], decisions) if value.fn == "when" else None
+        if guard is None:
+            for v in value.args:
+                guarded_reads(v, decisions, cond, out)
+        else:
+            guarded_reads(value.args[0], decisions, cond, out)
+            guarded_reads(value.args[1], decisions, both(cond, guard), out)
+    return out
+
+
+def _atom_of(test, decisions):
+    """The condition atom of ``ref(l) >= k`` / ``ref(l) == v`` (plain k, v), else None."""
+    if isinstance(test, Sym) and test.fn in ("ge", "eq") and isinstance(test.args[0], Sym) \
+            and test.args[0].fn == "ref" and not labels_of(test.args[1]):
+        label = test.args[0].args[0]
+        return atom(test.fn, label, test.args[1], decisions.get(label))
+    return None
 
 
 def liveness_circuit(graph: Graph, max_terms: int = 4):

@@ -16,6 +16,7 @@ from ..errors import SpaceError
 from ..ir.graph import Graph
 from ..ir.values import evaluate, labels_of
 from ..ops.registry import Args, StrictCtx, get_op
+from .cell_block import block_stats, check_independent, find_blocks
 from .conditions import FALSE, TRUE, atom, either, holds, labels as cond_labels
 from .elimination import COUNT, MAX, MIN, constraint, reduce, table
 from .liveness import active_conditions, liveness, liveness_circuit
@@ -126,11 +127,13 @@ class _Conditions:
 def space_stats(graph: Graph, ops=None, extra=()) -> SpaceStats:
     """``extra``: 0/1 tables ``(labels, {indices: bool})`` the architectures must satisfy (the
     decision constraints of :mod:`.constraints`), counted and optimised over with the rest."""
-    decisions = graph.decisions
+    live, definitions = liveness_circuit(graph)
+    blocks = find_blocks(live)  # NAS-Bench-101 cells: their decisions are counted together
+    in_blocks = check_independent(blocks, live)
+    decisions = {label: d for label, d in graph.decisions.items() if label not in in_blocks}
     domains = {label: d.domain() for label, d in decisions.items()}
     sizes = {label: len(v) for label, v in domains.items()}
-    live, definitions = liveness_circuit(graph)
-    costs = _costs(live, ops, live_only=True)
+    costs = _costs({p: row for p, row in live.items() if row[0].target != "nb101_cell"}, ops, live_only=True)
     conds = _Conditions(domains, sizes)
     for z in definitions:
         domains[z], sizes[z] = [False, True], 2
@@ -154,11 +157,15 @@ def space_stats(graph: Graph, ops=None, extra=()) -> SpaceStats:
         if total.denominator != 1:
             raise SpaceError(f"internal error: non-integral architecture count {total}")
         total = total.numerator
+    params = _extremes(*value_factors[2], conds, sizes) if total else (0, 0)
+    flops = _extremes(*value_factors[3], conds, sizes) if total else (0, 0)
+    for block in blocks:  # independent of the rest: counts multiply, extremes add
+        n, p, f = block_stats(block)
+        total *= n
+        params, flops = (params[0] + p[0], params[1] + p[1]), (flops[0] + f[0], flops[1] + f[1])
     if total == 0:  # constraints no architecture satisfies
-        return SpaceStats(len(decisions), 0, (0, 0), (0, 0))
-    params = _extremes(*value_factors[2], conds, sizes)
-    flops = _extremes(*value_factors[3], conds, sizes)
-    return SpaceStats(len(decisions), int(total), params, flops)
+        return SpaceStats(len(graph.decisions), 0, (0, 0), (0, 0))
+    return SpaceStats(len(graph.decisions), int(total), params, flops)
 
 
 def _sample(scope, idx, domains) -> dict:
@@ -220,6 +227,9 @@ def supernet_params(graph: Graph, ops=None, shared: bool = True) -> int:
             continue
         op = (ops or {}).get(node.target) or get_op(node.target)
         x = shapes[0] if op.arity == (1, 1) else shapes
+        if getattr(op, "block", False):  # a NAS-Bench-101 cell: every op and projection at full width
+            total += op.super_params(x, Args(node.args))
+            continue
         choices = op_choices(op, node, x, graph.decisions)
         if choices is None:
             total += op.cost(x, node.shape, Args(node.args))[0]

@@ -146,6 +146,9 @@ class Flat:
         if ins and all(x == _ZERO for x in ins):
             return _ZERO
         args = tuple((k, self.ev(v)) for k, v in node.args)
+        if target == "nb101_cell":  # its vertices up to isomorphism (.graph_cells), not its numbering
+            from .graph_cells import canonical
+            args = tuple((k, canonical(*v[1:]) if k == "spec" else v) for k, v in args if k != "label")
         if (target in ("identity", "always") or target == "skip_connect" and dict(args).get("stride", 1) == 1) \
                 and len(ins) == 1:
             return ins[0]

@@ -23,6 +23,8 @@ import itertools
 from ..errors import StatsError, count
 from ..ir.graph import Decision, Graph
 from ..ir.values import evaluate, labels_of
+from .cell_block import find_blocks
+from .liveness import liveness
 from .unique import MAX_ASSIGNMENTS, Flat, distinct_networks, network_hash
 
 MAX_CHECKS = 100_000  # evaluations of one value to compare two values of a choice
@@ -162,6 +164,9 @@ def distinct(space, progress=None, seconds: float = 300.0) -> int:
     """``build --unique``: every architecture hashed (:func:`~.unique.distinct_networks`) up to
     :data:`~.unique.MAX_ASSIGNMENTS` assignments, value classes beyond; a StatsError says why
     neither applies."""
+    blocks = find_blocks(liveness(space.graph))
+    if blocks:
+        return _distinct_cells(space, blocks)
     total = 1
     for d in space.graph.decisions.values():
         total *= d.size()
@@ -173,3 +178,20 @@ def distinct(space, progress=None, seconds: float = 300.0) -> int:
         raise StatsError(f"{count(total)} assignments are too many to hash one by one (at most {MAX_ASSIGNMENTS:,}), "
                          f"and {err.message}",
                          hint="shrink the space (fewer choices or candidates) to count its distinct networks") from None
+
+
+def _distinct_cells(space, blocks) -> int:
+    """NAS-Bench-101 cell types, each counted up to isomorphism (:mod:`.graph_cells`): the
+    product of their counts when nothing else is chosen (one network per distinct cell, all
+    instances taking the same one)."""
+    from .graph_cells import cell_table
+
+    others = set(space.graph.decisions) - set().union(*(b.labels for b in blocks))
+    if others or any(c.block is None for c in space.constraints):
+        raise StatsError("distinct networks of a space with NAS-Bench-101 cells are counted only when the cells "
+                         "are all it chooses and it has no constraints: section",
+                         hint="count the cell alone (build a space of just its stack)")
+    total = 1
+    for b in blocks:
+        total *= cell_table(b.max_nodes, b.max_edges).distinct(len(b.ops))
+    return total
