@@ -310,3 +310,45 @@ def test_search_on_the_command_line(tmp_path, small):
     arch = json.loads((run / "arch.json").read_text())
     assert set(arch) == set(small.decisions)
     assert small.checker.violation(arch) is None
+
+
+# --- a document constraint on the cell's edges ----------------------------------------------------
+def test_an_edges_constraint_is_counted_through_the_cell_block(tmp_path, capsys):
+    """``edges(cell) <= 8`` (the document's, beside the cell's own 9) is counted exactly by the
+    block's enumeration, distinct networks too, and obeyed by fix and the samplers."""
+    from nascompile.passes.graph_cells import cell_table
+
+    doc = tmp_path / "nb8.yaml"
+    doc.write_text(ZOO_TEXT_8)
+    space = load_space(doc)
+    stats = space.stats()
+    table = cell_table(7, 8)
+    assert stats.architectures == table.assignments(3) == 75_816_250
+    assert main(["build", str(doc), "--unique", "-o", str(tmp_path / "b")]) == 0
+    assert f"distinct       {table.distinct(3):,} networks" in capsys.readouterr().out
+    nine = dict(LARGEST)  # 9 edges: the cell allows it, the document does not
+    line = one_error_line(nascompile("fix", str(doc), _write(tmp_path, nine), expect=2))
+    assert 'breaks the constraint "edges(cell) <= 8"' in line and "edges(cell) = 9" in line
+    for seed in range(3):
+        arch = search_once(space, "random", seed=seed)[0].export()
+        assert space.checker.values(arch)["@edges:cell"] <= 8
+
+
+ZOO_TEXT_8 = """
+nascompile: 1
+name: nb8
+input: [3, 8, 8]
+constraints:
+  - edges(cell) <= 8
+network:
+  nodes:
+    stem: input | conv(8, 3, bias=false) | bn | relu
+    c1: 'stem | nb101_cell(8, label="cell")'
+    head: c1 | global_avg_pool | linear(10)
+"""
+
+
+def _write(tmp_path, arch) -> str:
+    path = tmp_path / "arch.json"
+    path.write_text(json.dumps(arch))
+    return str(path)

@@ -62,14 +62,29 @@ def check_independent(blocks: list[Block], live: dict) -> set:
     return labels
 
 
-def block_stats(block: Block) -> tuple[int, tuple, tuple]:
+def cell_types(graph) -> dict:
+    """``{cell label: the labels of its decisions}`` of the NAS-Bench-101 cells of ``graph``."""
+    return {node.kwargs["label"]: set(labels_of(node.kwargs["spec"])) for _, node in graph.walk()
+            if node.kind == "call" and node.target == "nb101_cell"}
+
+
+def block_table(block: Block, allowed: frozenset | None = None):
+    """The cell table of a block: at most its ``max_edges``, and in ``allowed`` when given (a
+    document constraint on ``edges(cell)``)."""
+    edges = frozenset(range(block.max_edges + 1))
+    return cell_table(block.max_nodes, allowed_edges=edges if allowed is None else edges & allowed)
+
+
+def block_stats(block: Block, allowed: frozenset | None = None) -> tuple[int, tuple, tuple]:
     """``(assignments, (min, max) parameters, (min, max) MACs)`` of one cell type, summed over
-    its instances."""
-    table = cell_table(block.max_nodes, block.max_edges)
+    its instances; ``allowed``: see :func:`block_table`."""
+    table = block_table(block, allowed)
     count = table.assignments(len(block.ops))
     if count == 0:
         return 0, (0, 0), (0, 0)
     extremes = []
+    if not table.matrices:
+        return 0, (0, 0), (0, 0)
     for column in (0, 1):
         lo = hi = None
         for matrix in table.matrices:

@@ -117,8 +117,9 @@ class ConstraintSet:
             raise StatsError("constraints on params or macs are not decision tables")
         out, domains = [], {l: d.domain() for l, d in self.decisions.items()}
         sizes = {l: len(v) for l, v in domains.items()}
+        filters = self.edge_filters()
         for c in self.constraints:
-            if c.block is not None:  # stats count the cell's block itself
+            if c.block is not None or c in filters.values():  # stats count the cell's block itself
                 continue
             reads = {n for n in c.names if n in self.decisions}
             for n in c.names:
@@ -141,6 +142,30 @@ class ConstraintSet:
                 return one.violation({l: domains[l][i] for l, i in zip(scope, idx)}) is None
             out.append((scope, table(scope, sizes, ok)))
         return out
+
+
+    def edge_filters(self) -> dict:
+        """``{cell label: constraint}`` for each constraint that reads only ``edges(scope)`` of
+        one NAS-Bench-101 cell type's input choices (``edges(cell) <= 8``): its block counts it
+        (:meth:`allowed_edges`) instead of a table over all of the cell's decisions."""
+        from .cell_block import cell_types
+
+        cells = cell_types(self.graph)
+        out = {}
+        for c in self.constraints:
+            scopes = {n[len(EDGES):] for n in c.names if n.startswith(EDGES)}
+            if c.block is not None or len(scopes) != 1 or len(c.names) != 1:
+                continue
+            labels = set(self.edge_labels[next(iter(scopes))])
+            owner = [label for label, cell_labels in cells.items() if labels and labels <= cell_labels]
+            if owner and owner[0] not in out:
+                out[owner[0]] = c
+        return out
+
+    def allowed_edges(self, constraint: Constraint, most: int) -> frozenset:
+        """The edge counts ``0..most`` that an edge filter of :meth:`edge_filters` allows."""
+        name = next(iter(constraint.names))
+        return frozenset(e for e in range(most + 1) if _test(constraint, {name: e}))
 
 
 def valid_export(mutator, sample, algo: str):
@@ -187,7 +212,7 @@ def constrained_stats(graph, ops, cset: ConstraintSet):
     from .stats import SpaceStats, space_stats
 
     if not cset.stats:
-        return space_stats(graph, ops, extra=cset.factors())
+        return space_stats(graph, ops, extra=cset.factors(), edges=cset)
     decisions = graph.decisions
     total = 1
     for d in decisions.values():

@@ -124,9 +124,10 @@ class _Conditions:
         return prev
 
 
-def space_stats(graph: Graph, ops=None, extra=()) -> SpaceStats:
+def space_stats(graph: Graph, ops=None, extra=(), edges=None) -> SpaceStats:
     """``extra``: 0/1 tables ``(labels, {indices: bool})`` the architectures must satisfy (the
-    decision constraints of :mod:`.constraints`), counted and optimised over with the rest."""
+    decision constraints of :mod:`.constraints`), counted and optimised over with the rest;
+    ``edges``: the ConstraintSet whose edge filters the NAS-Bench-101 cells obey."""
     live, definitions = liveness_circuit(graph)
     blocks = find_blocks(live)  # NAS-Bench-101 cells: their decisions are counted together
     in_blocks = check_independent(blocks, live)
@@ -159,8 +160,10 @@ def space_stats(graph: Graph, ops=None, extra=()) -> SpaceStats:
         total = total.numerator
     params = _extremes(*value_factors[2], conds, sizes) if total else (0, 0)
     flops = _extremes(*value_factors[3], conds, sizes) if total else (0, 0)
+    filters = edges.edge_filters() if edges is not None else {}
     for block in blocks:  # independent of the rest: counts multiply, extremes add
-        n, p, f = block_stats(block)
+        n, p, f = block_stats(block, edges.allowed_edges(filters[block.label], block.max_edges)
+                              if block.label in filters else None)
         total *= n
         params, flops = (params[0] + p[0], params[1] + p[1]), (flops[0] + f[0], flops[1] + f[1])
     if total == 0:  # constraints no architecture satisfies

@@ -23,7 +23,7 @@ import itertools
 from ..errors import StatsError, count
 from ..ir.graph import Decision, Graph
 from ..ir.values import evaluate, labels_of
-from .cell_block import find_blocks
+from .cell_block import block_table, find_blocks
 from .liveness import liveness
 from .unique import MAX_ASSIGNMENTS, Flat, distinct_networks, network_hash
 
@@ -184,14 +184,15 @@ def _distinct_cells(space, blocks) -> int:
     """NAS-Bench-101 cell types, each counted up to isomorphism (:mod:`.graph_cells`): the
     product of their counts when nothing else is chosen (one network per distinct cell, all
     instances taking the same one)."""
-    from .graph_cells import cell_table
-
     others = set(space.graph.decisions) - set().union(*(b.labels for b in blocks))
-    if others or any(c.block is None for c in space.constraints):
+    checker = space.checker
+    filters = checker.edge_filters()
+    if others or any(c.block is None and c not in filters.values() for c in space.constraints):
         raise StatsError("distinct networks of a space with NAS-Bench-101 cells are counted only when the cells "
-                         "are all it chooses and it has no constraints: section",
+                         "are all it chooses and its constraints bound only their edges",
                          hint="count the cell alone (build a space of just its stack)")
     total = 1
     for b in blocks:
-        total *= cell_table(b.max_nodes, b.max_edges).distinct(len(b.ops))
+        allowed = checker.allowed_edges(filters[b.label], b.max_edges) if b.label in filters else None
+        total *= block_table(b, allowed).distinct(len(b.ops))
     return total
