@@ -310,6 +310,11 @@ def test_search_on_the_command_line(tmp_path, small):
     arch = json.loads((run / "arch.json").read_text())
     assert set(arch) == set(small.decisions)
     assert small.checker.violation(arch) is None
+    # the found cell retrains from the supernet's weights of its path
+    proc = nascompile("retrain", run / "arch.json", "--inherit", "--epochs", "1", "--data",
+                      f"{tmp_path / 'tiny.py'}:load", "--allow-imports", "--batch-size", "8", cwd=tmp_path)
+    assert "weights inherited from the supernet" in proc.stdout and "test accuracy" in proc.stdout
+    assert (run / "retrain" / "model.py").is_file()
 
 
 # --- a document constraint on the cell's edges ----------------------------------------------------
