@@ -39,10 +39,10 @@ TINY = {"resolution": 32, "classes": 10, "depths": [1, 2], "embed_dims": [16, 24
 
 
 def arch(embed, depth, heads, ratio, blocks=14) -> dict:
-    out = {"embed_dim": embed, "blocks/depth": depth}
+    out = {"embed_dim": embed, "depth": depth}
     for k in range(blocks):
-        out[f"blocks/block{k}/heads"] = heads[k % len(heads)] if isinstance(heads, list) else heads
-        out[f"blocks/block{k}/mlp_ratio"] = ratio[k % len(ratio)] if isinstance(ratio, list) else ratio
+        out[f"num_head_{k}"] = heads[k % len(heads)] if isinstance(heads, list) else heads
+        out[f"mlp_ratio_{k}"] = ratio[k % len(ratio)] if isinstance(ratio, list) else ratio
     return out
 
 
@@ -202,8 +202,8 @@ def test_supernet_paths_are_slices_of_one_set_of_weights(tiny):
         fixed = extract_fixed(net, sample).eval()
         with torch.no_grad():
             assert (fixed(x) - net(x)).abs().max() <= 1e-5
-        d, h = sample["embed_dim"], sample["blocks/block0/heads"]
-        hidden = int(d * sample["blocks/block0/mlp_ratio"])
+        d, h = sample["embed_dim"], sample["num_head_0"]
+        hidden = int(d * sample["mlp_ratio_0"])
         big, mine = "blocks.block0.block0_transformer_block.full.", "blocks.block0_transformer_block."
         path = dict(fixed.named_parameters())
         assert torch.equal(path[mine + "attn.q.weight"], full[big + "attn.q.weight"][:h * 8, :d])

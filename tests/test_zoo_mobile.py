@@ -62,8 +62,8 @@ def extreme(space, largest: bool) -> dict:
             arch[label] = pick[key][largest]
         else:
             arch[label] = (max if largest else min)(d.options)
-    if largest and "stage1/block0" in arch:
-        arch["stage1/block0"] = "k7"
+    if largest and "layer_1" in arch:
+        arch["layer_1"] = "k7"
     return arch
 
 

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Loc
+from ..errors import Loc, SpaceError
 from ..ir.graph import Graph
 from .runtime import CellCall, Chain, OpCall
 
@@ -80,8 +80,18 @@ def join(scope: str, name: str) -> str:
     return f"{scope}/{name}" if scope else name
 
 
+def _str(value) -> str:
+    """``str()`` of a number, string or boolean (labels built from indices: ``"s" + str(i)``)."""
+    if not isinstance(value, (int, float, str, bool)):
+        raise SpaceError(f"str() takes a number, string or boolean, got {type(value).__name__}")
+    text = str(value)
+    if len(text) > 1_000:
+        raise SpaceError(f"str(): the result is too long ({len(text):,} characters, at most 1,000)")
+    return text
+
+
 BUILTINS = {
-    "range": range, "len": len, "min": min, "max": max, "abs": abs, "int": int, "float": float,
+    "str": _str, "range": range, "len": len, "min": min, "max": max, "abs": abs, "int": int, "float": float,
     "round": round, "enumerate": lambda xs, start=0: [list(p) for p in enumerate(xs, start)],
     "make_divisible": None, "ceil": math.ceil, "floor": math.floor,
 }
