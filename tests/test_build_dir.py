@@ -50,7 +50,7 @@ def test_a_failed_build_leaves_the_old_directory_alone(tmp_path):
     build(load_space(EXAMPLES.parent / "zoo" / "nasbench201.yaml"), out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     with pytest.raises(NasError, match="unknown candidate"):
-        build(load_space(EXAMPLES.parent / "zoo" / "nasbench201.yaml"), out, arch={"cell/node1/op0": "no_such_op"})
+        build(load_space(EXAMPLES.parent / "zoo" / "nasbench201.yaml"), out, arch={"cell/0_1": "no_such_op"})
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 

@@ -44,10 +44,10 @@ def test_build_writes_its_directory(tmp_path):
     assert "  architectures  15,625 (10^4.19)" in proc.stdout and f"wrote {out}/" in proc.stdout
     assert {p.name for p in out.iterdir()} == BUILD_FILES
     nas = json.loads((out / "search_space.json").read_text())
-    assert nas["cell/node1/op0"] == {"_type": "layer_choice", "_value": [
-        "none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]}
+    assert nas["cell/0_1"] == {"_type": "layer_choice", "_value": [
+        "none", "skip_connect", "conv_1x1", "conv_3x3", "avg_pool_3x3"]}
     hpo = json.loads((out / "search_space_hpo.json").read_text())
-    assert hpo["cell/node3/op2"]["_type"] == "choice" and len(hpo) == 6
+    assert hpo["cell/2_3"]["_type"] == "choice" and len(hpo) == 6
 
 
 def test_build_check_writes_nothing(tmp_path):
@@ -130,8 +130,9 @@ def test_convert_to_a_genotype_and_back(tmp_path):
 def test_convert_nb201_strings_both_ways(tmp_path):
     out = tmp_path / "arch.json"
     nascompile("convert", NB201, "--from-nb201", NB201_EXAMPLE, "-o", out)
-    assert json.loads(out.read_text())["cell/node2/op1"] == "avg_pool_3x3"
-    assert nascompile("convert", NB201, out).stdout.strip() == NB201_EXAMPLE  # notation detected
+    arch = json.loads(out.read_text())
+    assert arch["cell/1_2"] == "avg_pool_3x3" and arch["cell/0_1"] == "conv_3x3"  # NNI's names
+    assert nascompile("convert", NB201, out).stdout.strip() == NB201_EXAMPLE  # the benchmark's names again
 
 
 def test_a_malformed_genotype_is_one_line(tmp_path):

@@ -293,9 +293,9 @@ def test_onnx_export(nb201_tiny, tmp_path):
 # --- golden files: the generated text, byte for byte ---------------------------------------------
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("NASCOMPILE_UPDATE_GOLDEN") == "1"
-NB201_MIXED = {"cell/node1/op0": "nor_conv_3x3", "cell/node2/op0": "skip_connect",
-               "cell/node2/op1": "nor_conv_1x1", "cell/node3/op0": "avg_pool_3x3",
-               "cell/node3/op1": "none", "cell/node3/op2": "nor_conv_3x3"}
+NB201_MIXED = {"cell/0_1": "conv_3x3", "cell/0_2": "skip_connect",
+               "cell/1_2": "conv_1x1", "cell/0_3": "avg_pool_3x3",
+               "cell/1_3": "none", "cell/2_3": "conv_3x3"}
 FIRST = None  # every decision takes its first value
 # golden name -> (example, params, architecture): together they use every helper class, a 1-d
 # space and an imported nn.Module op.
@@ -451,7 +451,7 @@ def test_fix_command(tmp_path, capsys):
 
 def test_export_code_command(tmp_path, capsys):
     arch = tmp_path / "arch.json"
-    arch.write_text(json.dumps({label: "nor_conv_3x3" for label in load_space(NB201).decisions}))
+    arch.write_text(json.dumps({label: "conv_3x3" for label in load_space(NB201).decisions}))
     out = tmp_path / "model.py"
     assert run_command(ExportCode(), [str(NB201), str(arch), "-o", str(out), "--class-name", "Nb201",
                                       "--set", "C=4", "--set", "cells_per_stage=1"]) == 0
@@ -461,8 +461,8 @@ def test_export_code_command(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"cell/node9/op0": "none"}, "unknown label 'cell/node9/op0'"),
-    ({"cell/node1/op0": 9}, "index 9 is out of range"),
+    ({"cell/9_9": "none"}, "unknown label 'cell/9_9'"),
+    ({"cell/0_1": 9}, "index 9 is out of range"),
 ])
 @pytest.mark.parametrize("command", [Fix(), ExportCode()])
 def test_commands_refuse_bad_arch_and_write_nothing(tmp_path, command, change, message):
@@ -491,7 +491,7 @@ def test_commands_through_the_cli(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(cli, "COMMANDS", list(cli.COMMANDS) + [Fix(), ExportCode()])
     arch = tmp_path / "arch.json"
-    arch.write_text(json.dumps({"cell/node1/op0": "conv_7x7"}))
+    arch.write_text(json.dumps({"cell/0_1": "conv_7x7"}))
     out = tmp_path / "model.py"
     assert cli.main(["export-code", str(NB201), str(arch), "-o", str(out)]) == 2
     err = capsys.readouterr().err

@@ -43,7 +43,7 @@ def test_darts_v2_module_parameters(auxiliary, expected):
 
 
 def test_nb201_all_conv3x3_module_parameters(nb201):
-    frozen, _ = freeze_arch(nb201, {label: "nor_conv_3x3" for label in nb201.decisions})
+    frozen, _ = freeze_arch(nb201, {label: "conv_3x3" for label in nb201.decisions})
     assert n_params(build_fixed(frozen)) == 1_531_546
 
 
@@ -95,19 +95,19 @@ def test_module_names_are_readable_and_nested(darts_small, nb201):
             "logits.weight"} <= keys
     # node3 of a normal cell uses edges 0 and 2 only: nothing of the other candidates is held
     assert not any(k.startswith(("cell0.node3_op1.", "cell0.node3_op3.", "cell0.node3_op4.")) for k in keys)
-    frozen, _ = freeze_arch(nb201, {label: "nor_conv_1x1" for label in nb201.decisions})
+    frozen, _ = freeze_arch(nb201, {label: "conv_1x1" for label in nb201.decisions})
     keys = set(build_fixed(frozen).state_dict())
-    assert "stage1.block0_nb201_cell.node2_op1.1.weight" in keys
+    assert "stage1.block0_nb201_cell.node2_1_2.1.weight" in keys  # the op on edge 1 -> 2
     assert "down1.conv_a.1.weight" in keys
 
 
 def test_unused_candidates_hold_no_parameters(nb201):
-    arch = {label: "nor_conv_3x3" for label in nb201.decisions}
-    arch["cell/node3/op2"] = "none"
+    arch = {label: "conv_3x3" for label in nb201.decisions}
+    arch["cell/2_3"] = "none"
     frozen, _ = freeze_arch(nb201, arch)
     net = build_fixed(frozen)
     cell = net.stage1.block0_nb201_cell
-    assert n_params(cell.node3_op2) == 0 and n_params(cell.node3_op1) == 16 * 16 * 9 + 32
+    assert n_params(cell.node3_2_3) == 0 and n_params(cell.node3_1_3) == 16 * 16 * 9 + 32
 
 
 def test_namespace():

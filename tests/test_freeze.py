@@ -66,7 +66,7 @@ def test_darts_v2_parameter_count(auxiliary, expected):
 
 
 def test_nb201_all_conv3x3(nb201):
-    arch = {label: "nor_conv_3x3" for label in nb201.decisions}
+    arch = {label: "conv_3x3" for label in nb201.decisions}
     assert fixed_summary(nb201, arch)["params"] == 1_531_546
 
 

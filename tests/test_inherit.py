@@ -117,7 +117,7 @@ def test_darts_evaluation_network_cannot_inherit_from_the_search_supernet():
 
 def test_shape_mismatch_is_an_error():
     net = build_supernet(SPACES["nb201"]())
-    sample = {label: "nor_conv_3x3" for label in net.decisions}
+    sample = {label: "conv_3x3" for label in net.decisions}
     other = load_space(NB201, {"C": 8, "cells_per_stage": 2})
     fixed = build_fixed(freeze(other.search_graph, sample))
     with pytest.raises(NasError, match=r"the weight 'stem_conv.weight' of the pruned module is \(8, 3, 3, 3\)"):

@@ -138,9 +138,9 @@ def test_genotype_columns_point_at_the_mistake(darts):
 
 def test_nb201_example_round_trips(nb201):
     arch = arch_from_string(nb201, NB201_EXAMPLE, "nb201")
-    assert arch == {"cell/node1/op0": "nor_conv_3x3", "cell/node2/op0": "nor_conv_3x3",
-                    "cell/node2/op1": "avg_pool_3x3", "cell/node3/op0": "skip_connect",
-                    "cell/node3/op1": "nor_conv_3x3", "cell/node3/op2": "skip_connect"}
+    assert arch == {"cell/0_1": "conv_3x3", "cell/0_2": "conv_3x3",  # NNI's labels and names
+                    "cell/1_2": "avg_pool_3x3", "cell/0_3": "skip_connect",
+                    "cell/1_3": "conv_3x3", "cell/2_3": "skip_connect"}
     assert arch_to_string(nb201, arch) == NB201_EXAMPLE
     assert format_nb201(parse_nb201(NB201_EXAMPLE)) == NB201_EXAMPLE
 
@@ -164,7 +164,7 @@ def test_nb201_edges_may_come_in_any_order(nb201):
 @pytest.mark.parametrize("text, message", [
     ("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|", r"2 node\(s\); the cell of this space has 3 nodes"),
     (NB201_EXAMPLE.replace("nor_conv_3x3~1|skip", "nor_conv_3x5~1|skip"),
-     r"<nb201>:1:\d+: unknown op 'nor_conv_3x5' .*did you mean 'nor_conv_3x3'.*\[at node3\]"),
+     r"<nb201>:1:\d+: unknown op 'nor_conv_3x5' .*did you mean 'conv_3x3'.*\[at node3\]"),
     (NB201_EXAMPLE.replace("avg_pool_3x3~1", "avg_pool_3x3~2"), r"node 2 takes edges from nodes 0..1, not 2"),
     (NB201_EXAMPLE.replace("avg_pool_3x3~1", "avg_pool_3x3~0"), r"node 2 lists its edge from node 0 twice"),
     (NB201_EXAMPLE.replace("|avg_pool_3x3~1|", "|"), r"node 2 lacks its edge from node 1"),

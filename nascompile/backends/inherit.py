@@ -19,7 +19,7 @@ weight of the path must have a place in the pruned module; anything else is a
 :class:`~nascompile.errors.NasError`, never silently skipped.
 
 >>> net = build_supernet(space)                                         # doctest: +SKIP
->>> sub = extract_fixed(net, {"cell/node1/op0": "nor_conv_3x3", ...})   # doctest: +SKIP
+>>> sub = extract_fixed(net, {"cell/0_1": "conv_3x3", ...})   # doctest: +SKIP
 """
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """NAS-Bench-201 strings: ``|op~0|+|op~0|op~1|+...``, and their converter.
 
-Spaces labelled like ``zoo/nasbench201.yaml``: ``<cell>/node{j}/op{i}`` is the op on the edge
-``i -> j``. The string is ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``, one ``+``-separated group per
-node ``j >= 1``.
+Spaces labelled like ``zoo/nasbench201.yaml`` (NNI's labels): ``<cell>/{i}_{j}`` is the op on the
+edge ``i -> j``; ``<cell>/node{j}/op{i}`` (the labels a cell of input choices gets by default) is
+read too. The string is ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``, one ``+``-separated group per
+node ``j >= 1``. The benchmark names its convolutions ``nor_conv_1x1`` and ``nor_conv_3x3``, NNI
+``conv_1x1`` and ``conv_3x3``: a string may use either, and is written with the benchmark's.
 """
 from __future__ import annotations
 
@@ -59,6 +61,12 @@ def format_nb201(nodes) -> str:
     return "+".join("|" + "".join(f"{op}~{i}|" for op, i in node) for node in nodes)
 
 
+_NNI_NAMES = {"nor_conv_1x1": "conv_1x1", "nor_conv_3x3": "conv_3x3"}  # the benchmark's -> NNI's
+_BENCHMARK_NAMES = {v: k for k, v in _NNI_NAMES.items()}
+_SCHEMES = ((r"(.+)/(\d+)_(\d+)", lambda p, i, j: f"{p}/{i}_{j}", (2, 3)),
+            (r"(.+)/node(\d+)/op(\d+)", lambda p, i, j: f"{p}/node{j}/op{i}", (3, 2)))
+
+
 @register
 class NasBench201(Converter):
     name = "nb201"
@@ -66,18 +74,21 @@ class NasBench201(Converter):
 
     @staticmethod
     def cell(decisions: Mapping[str, Decision]):
-        """``(label prefix, number of nodes)`` from labels ``<prefix>/node{j}/op{i}``, or None."""
-        found = [re.fullmatch(r"(.+)/node(\d+)/op(\d+)", label) for label in decisions]
-        if not found or None in found or len({m.group(1) for m in found}) != 1:
-            return None
-        return found[0].group(1), 1 + max(int(m.group(2)) for m in found)
+        """``(label prefix, number of nodes, label(i, j))`` from labels ``<prefix>/{i}_{j}`` or
+        ``<prefix>/node{j}/op{i}``, or None."""
+        for pattern, label, (gi, gj) in _SCHEMES:
+            found = [re.fullmatch(pattern, lab) for lab in decisions]
+            if found and None not in found and len({m.group(1) for m in found}) == 1:
+                prefix = found[0].group(1)
+                return prefix, 1 + max(int(m.group(gj)) for m in found), lambda i, j: label(prefix, i, j)
+        return None
 
     def match(self, decisions):
         cell = self.cell(decisions)
         if cell is None:
-            return "its labels are not all <cell>/node{j}/op{i} of one cell"
-        prefix, n = cell
-        wanted = {f"{prefix}/node{j}/op{i}" for j in range(1, n) for i in range(j)}
+            return "its labels are not all <cell>/{i}_{j} (or <cell>/node{j}/op{i}) of one cell"
+        prefix, n, label = cell
+        wanted = {label(i, j) for j in range(1, n) for i in range(j)}
         if set(decisions) != wanted:
             missing = sorted(wanted - set(decisions))
             return f"no decision '{missing[0]}'" if missing else "labels beyond the cell's edges"
@@ -87,14 +98,14 @@ class NasBench201(Converter):
         return None
 
     def to_string(self, sample, decisions, source="<arch>"):
-        prefix, n = self.cell(decisions)
-        return format_nb201([[(need(sample, f"{prefix}/node{j}/op{i}", source), i) for i in range(j)]
-                             for j in range(1, n)])
+        _, n, label = self.cell(decisions)
+        return format_nb201([[(_BENCHMARK_NAMES.get(op, op), i) for i in range(j)
+                              for op in [need(sample, label(i, j), source)]] for j in range(1, n)])
 
     def from_string(self, text, decisions, source=None):
         source = source or "<nb201>"
         nodes, where = _parse_nb201(text, source)
-        prefix, n = self.cell(decisions)
+        _, n, label_of = self.cell(decisions)
         if len(nodes) != n - 1:
             raise where.error(f"{len(nodes)} node(s); the cell of this space has {n - 1} nodes after its input, "
                               f"so {n - 1} groups joined by '+'")
@@ -108,7 +119,9 @@ class NasBench201(Converter):
                 if i in seen:
                     raise where.error(f"node {j} lists its edge from node {i} twice", 1, col, path)
                 seen.add(i)
-                label = f"{prefix}/node{j}/op{i}"
+                label = label_of(i, j)
+                if op not in decisions[label].options and _NNI_NAMES.get(op) in decisions[label].options:
+                    op = _NNI_NAMES[op]
                 check_op(op, decisions[label], where, path, 1, col)
                 sample[label] = op
             missing = [i for i in range(j) if i not in seen]

@@ -26,7 +26,7 @@ Names are those of the space's IR, so they are stable across samples: the op on 
 node 0 of ``cell3`` is node ``node0.op1`` of ``cell3``'s body (module ``cell3.node0_op1``)
 whichever op was chosen.
 
->>> frozen = freeze(space.graph, {"cell/node1/op0": "nor_conv_3x3", ...})   # doctest: +SKIP
+>>> frozen = freeze(space.graph, {"cell/0_1": "conv_3x3", ...})   # doctest: +SKIP
 """
 from __future__ import annotations
 
