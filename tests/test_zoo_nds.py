@@ -129,3 +129,36 @@ def test_darts_relaxes_the_cells_and_the_loose_ends(name, tmp_path, small):
     space = small(name)
     arch = _search(space, "darts", tmp_path)
     assert {k for k in arch if "/input_" in k} <= set(space.decisions)
+
+
+# --- the ImageNet stem (--set dataset=imagenet) ------------------------------------------------
+# sum(p.numel()) of NNI 3.0's <class>(dataset="imagenet") frozen to the architectures
+# `imagenet_arch(space, k)` draws (k = 0: depth 4, k = 1: depth 20), and build's extremes
+IMAGENET = {
+    "nds-nasnet": ((434_832, 3_750_712, 883_408, 776_592), (80_208, 22_951_992)),
+    "nds-enas": ((649_636, 1_141_252, 2_303_032, 1_471_108), (80_208, 5_810_232)),
+    "nds-amoebanet": ((1_330_516, 6_870_328, 766_928, 942_628), (80_208, 22_951_992)),
+    "nds-pnas": ((1_554_988, 6_440_632, 891_568, 1_234_804), (375_120, 22_951_992)),
+    "nds-darts": ((686_164, 1_941_940, 3_080_760, 1_083_316), (301_392, 4_653_112)),
+}
+
+
+def imagenet_arch(space, k: int, rng) -> dict:
+    sample = {label: rng.choice(d.domain()) for label, d in space.decisions.items()}
+    if k < 2:
+        sample["depth"] = ("nds_stack0", "nds_stack4")[k]
+    return sample
+
+
+@pytest.mark.parametrize("name", sorted(IMAGENET))
+def test_the_imagenet_stem_gives_nnis_networks(name):
+    space = load_space(zoo_path(name), {"dataset": "imagenet", "classes": 1000, "resolution": 224})
+    rng = random.Random(1)
+    counts = tuple(frozen_cost(freeze(space.graph, imagenet_arch(space, k, rng)), space.ops)[0] for k in range(4))
+    assert counts == IMAGENET[name][0]
+    if name in ("nds-darts", "nds-pnas"):  # the other spaces' exact statistics take longer
+        assert space.stats().params == IMAGENET[name][1]
+    small = load_space(zoo_path(name), {**SMALL, "dataset": "imagenet", "resolution": 32})
+    net = build_fixed(freeze(small.graph, random_arch(small, 0)), small.ops).eval()
+    with torch.no_grad():
+        assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
