@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from helpers import ROOT
-from helpers.zoo import search_once
+from helpers.zoo import randomize, search_once
 from nascompile.backends.codegen import generate_source
 from nascompile.backends.fixed import build_fixed
 from nascompile.backends.supernet import build_supernet
@@ -74,18 +74,6 @@ def random_arch(space, seed: int) -> dict:
 
 def n_params(module) -> int:
     return sum(p.numel() for p in module.parameters())
-
-
-def randomize(module, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
-        for name, b in module.named_buffers():
-            if name.endswith("running_var"):
-                b.copy_(torch.rand(b.shape, generator=g) + 0.5)
-            elif name.endswith("running_mean"):
-                b.copy_(torch.randn(b.shape, generator=g) * 0.1)
 
 
 def generated_equals_fixed(frozen, ops, shape) -> str:

@@ -16,16 +16,15 @@ import pytest
 import torch
 
 from helpers.cli import nascompile, one_error_line
-from helpers.zoo import search_once
+from helpers.zoo import randomize, search_once
 from nascompile.arch import normalize_arch
-from nascompile.backends.block_op import BlockOp
 from nascompile.backends.codegen import generate_source
+from nascompile.backends.inherit import extract_fixed
 from nascompile.backends.fixed import build_fixed
 from nascompile.backends.supernet import build_supernet
 from nascompile.cli import main
 from nascompile.compiler import load_space
 from nascompile.errors import NasError
-from nascompile.ir.values import evaluate
 from nascompile.nn.single_path import SinglePathMutator
 from nascompile.ops.nb101_layers import NB101Cell
 from nascompile.passes.freeze import freeze_arch, frozen_cost
@@ -98,18 +97,6 @@ def n_params(module) -> int:
 
 def cells_of(module) -> list:
     return [m for m in module.modules() if isinstance(m, NB101Cell)]
-
-
-def randomize(module, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
-        for name, b in module.named_buffers():
-            if name.endswith("running_var"):
-                b.copy_(torch.rand(b.shape, generator=g) + 0.5)
-            elif name.endswith("running_mean"):
-                b.copy_(torch.randn(b.shape, generator=g) * 0.1)
 
 
 def write(tmp_path, name: str, arch: dict):
@@ -203,26 +190,10 @@ def test_exported_code_equals_the_fixed_network(small):
             assert a.shape == b.shape == (2, 10) and (a - b).abs().max().item() <= 1e-5
 
 
-def copy_path(supernet, fixed, sample):
-    """``fixed`` holding the supernet's weights of ``sample``: each cell's through
-    ``NB101SuperCell.fixed`` (the slices its forward uses), the stem's and head's by name."""
-    blocks = [m for m in supernet.modules() if isinstance(m, BlockOp)]
-    cells = cells_of(fixed)
-    assert len(blocks) == len(cells) == 9
-    for block, cell in zip(blocks, cells):
-        kept, matrix, ops = evaluate(block.spec, sample)
-        assert (matrix, ops) == (cell.matrix, cell.ops)
-        cell.load_state_dict(block.cell.fixed(kept, matrix, ops, cell.widths).state_dict())
-    in_cells = {id(p) for c in cells for p in list(c.parameters()) + list(c.buffers())}
-    rest = {k: v for k, v in fixed.state_dict(keep_vars=True).items() if id(v) not in in_cells}
-    assert sorted(rest) == sorted(k for k in rest if k.startswith(("stem_", "head.")))
-    theirs = supernet.state_dict()
-    with torch.no_grad():
-        for k, v in rest.items():
-            v.copy_(theirs[k])
-
-
 def test_a_supernet_path_is_its_fixed_network(small):
+    """The fixed network of a sample, holding the supernet's weights of its path (the generic
+    inheritance of ``retrain --inherit``: each cell's slices through ``NB101SuperCell.fixed``),
+    computes what the supernet computes with that sample, in eval and train mode."""
     torch.manual_seed(0)
     net = build_supernet(small)
     randomize(net)
@@ -231,29 +202,13 @@ def test_a_supernet_path_is_its_fixed_network(small):
     for seed in range(3):
         sample = draw(small, seed)
         mutator.set_sample(sample)
-        fixed = build_fixed(freeze_arch(small, sample)[0], small.ops)
-        copy_path(net, fixed, sample)
+        fixed = extract_fixed(net, sample)
+        assert len(cells_of(fixed)) == 9
         for train in (False, True):
             net.train(train), fixed.train(train)
             with torch.no_grad():
                 a, b = net(x), fixed(x)
             assert a.shape == (4, 10) and (a - b).abs().max().item() <= 1e-5
-
-
-def test_extract_fixed_inherits_a_cell_path(small):
-    """The generic inheritance (``retrain --inherit``) does what :func:`copy_path` does by hand."""
-    from nascompile.backends.inherit import extract_fixed
-
-    torch.manual_seed(0)
-    net = build_supernet(small)
-    randomize(net)
-    mutator = SinglePathMutator(net, seed=0)
-    x = torch.randn(2, *small.input_shape, generator=torch.Generator().manual_seed(2))
-    sample = draw(small, 0)
-    mutator.set_sample(sample)
-    net.eval()
-    with torch.no_grad():
-        assert (extract_fixed(net, sample).eval()(x) - net(x)).abs().max().item() <= 1e-5
 
 
 # --- searching ----------------------------------------------------------------------------------
@@ -357,3 +312,63 @@ def _write(tmp_path, arch) -> str:
     path = tmp_path / "arch.json"
     path.write_text(json.dumps(arch))
     return str(path)
+
+
+# --- the nb101_cell form in any document ----------------------------------------------------------
+def test_two_cell_types_count_as_a_product(tmp_path):
+    """Two cell types (labels a and b) are two independent blocks: counts multiply, extremes add
+    (each checked against a brute-force sum over the fixed networks of every assignment)."""
+    import itertools
+
+    from nascompile.compiler import compile_text
+    from nascompile.passes.graph_cells import cell_table
+
+    space = compile_text("""
+nascompile: 1
+name: two
+input: [3, 8, 8]
+network:
+  nodes:
+    a: 'input | conv(5, 3) | nb101_cell(5, max_nodes=4, ops=["maxpool3x3", "conv3x3-bn-relu"], label="a")'
+    b: 'a | nb101_cell(8, max_nodes=3, ops=["conv1x1-bn-relu"], label="b")'
+    head: b | global_avg_pool | linear(2)
+""", "two.yaml")
+    stats = space.stats()
+    assert stats.architectures == cell_table(4, 9).assignments(2) * cell_table(3, 9).assignments(1) == 199 * 6
+    from nascompile.ir.values import evaluate
+    from nascompile.passes.conditions import holds
+    from nascompile.passes.stats import node_costs
+
+    rows = node_costs(space.graph, space.ops)  # each op's cost: what a frozen network counts
+    labels = sorted(space.decisions)
+    costs = {}
+    for combo in itertools.product(*(space.decisions[l].domain() for l in labels)):
+        sample = dict(zip(labels, combo))
+        if space.checker.violation(sample) is None:
+            costs[sum(evaluate(p, sample) for _, cond, p, _ in rows if holds(cond, sample))] = sample
+    assert stats.params == (min(costs), max(costs))
+    for params in (min(costs), max(costs)):  # and the extremes' frozen networks hold them
+        arch = {k: list(v) if isinstance(v, tuple) else v for k, v in costs[params].items()}
+        assert n_params(build_fixed(freeze_arch(space, arch)[0], space.ops)) == params
+
+
+@pytest.mark.parametrize("body,message", [
+    ('input | nb101_cell(4, max_nodes=9)', "max_nodes is a whole number in 2..7"),
+    ('input | nb101_cell(4, ops=["conv5x5"])', "ops is a list of distinct names among"),
+    ('input | nb101_cell(choice(4, 8))', "argument 'out' of op 'nb101_cell' changes its structure"),
+    ('input | nb101_cell(4, foo=1)', "nb101_cell has no argument 'foo'"),
+])
+def test_a_misused_cell_is_one_located_error(tmp_path, body, message):
+    doc = tmp_path / "bad.yaml"
+    doc.write_text(f"nascompile: 1\nname: bad\ninput: [3, 8, 8]\nnetwork:\n  nodes:\n    a: '{body}'\n")
+    line = one_error_line(nascompile("build", str(doc), "-o", str(tmp_path / "b"), expect=2))
+    assert line.startswith(f"{doc}:6:") and message in line and "[at network/nodes/a]" in line
+
+
+def test_a_cell_inside_a_choice_is_not_counted(tmp_path, capsys):
+    doc = tmp_path / "in_choice.yaml"
+    doc.write_text("nascompile: 1\nname: c\ninput: [3, 8, 8]\nnetwork:\n  nodes:\n"
+                   "    a: 'input | conv(4, 3) | choice(x=nb101_cell(4, max_nodes=3, label=\"c\"), y=identity())'\n"
+                   "    head: a | global_avg_pool | linear(2)\n")
+    assert main(["build", str(doc), "-o", str(tmp_path / "b")]) == 0
+    assert "architectures  not computed: the NAS-Bench-101 cell at a/x/" in capsys.readouterr().out

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from ..errors import SpaceError, clip, did_you_mean
 from ..ir.graph import Decision
-from ..ir.values import apply
+from ..ir.values import apply, ref
 from ..ops.nb101 import MAX_NODES, OP_NAMES, spec_value
 from ..ops.registry import get_op
 from .parse import inner_loc
-from .runtime import POISON, OpCall, Tensor
+from .runtime import POISON, Tensor
 from .context import Poisoned
 
 NAMES = ("out", "max_nodes", "max_edges", "ops", "label", "eps", "momentum")
@@ -73,8 +73,8 @@ def cell_constraints(graph) -> list:
         if a["label"] in seen:
             continue
         seen.add(a["label"])
-        n, inputs = spec_value(a["label"], a["max_nodes"])[0].args[0], spec_value(a["label"], a["max_nodes"])[1]
-        problem = apply("nb101_problem", n, inputs, a["max_edges"])
+        _, inputs = spec_value(a["label"], a["max_nodes"])
+        problem = apply("nb101_problem", ref(f"{a['label']}/num_nodes"), inputs, a["max_edges"])
         text = f"{a['label']}: at most {a['max_edges']} edges, and the input reaches the output"
         out.append((a["label"], text, apply("eq", problem, ""), problem, node.loc))
     return out

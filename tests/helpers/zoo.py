@@ -8,7 +8,7 @@ from nascompile.backends.supernet import build_supernet
 from nascompile.oneshot import TRAINERS
 from nascompile.train import task_for
 
-__all__ = ["FAST", "search_once"]
+__all__ = ["FAST", "randomize", "search_once"]
 
 # the fewest evaluations that still run each algorithm's search phase
 FAST = {"random": {"num_samples": 2},
@@ -34,3 +34,16 @@ def search_once(space, algo: str, batch_size: int = 8, classes: int = 10, checkp
     trainer = cls(**kwargs)
     trainer.train()
     return trainer, x
+
+
+def randomize(module, seed=0):
+    """Random weights and BN statistics (so that a wrong copy or slice shows in the outputs)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+        for name, b in module.named_buffers():
+            if name.endswith("running_var"):
+                b.copy_(torch.rand(b.shape, generator=g) + 0.5)
+            elif name.endswith("running_mean"):
+                b.copy_(torch.randn(b.shape, generator=g) * 0.1)
