@@ -212,7 +212,7 @@ def test_a_supernet_path_is_its_fixed_network(small):
 
 
 # --- searching ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("algo", ["random", "spos"])
+@pytest.mark.parametrize("algo", ["random", "spos", "enas", "smash"])
 def test_single_path_search_step(small, algo):
     trainer, _ = search_once(small, algo)
     arch = trainer.export()
@@ -221,7 +221,7 @@ def test_single_path_search_step(small, algo):
     assert freeze_arch(small, arch)[0] is not None
 
 
-@pytest.mark.parametrize("algo", ["darts", "gdas"])
+@pytest.mark.parametrize("algo", ["darts", "gdas", "proxyless", "fbnet", "single-path-nas"])
 def test_the_weighted_family_is_refused_in_one_line(small, algo):
     with pytest.raises(NasError) as err:
         search_once(small, algo)
