@@ -15,6 +15,8 @@ conv, BN, ReLU) exists only where a vertex reads the cell input; NNI builds one 
 """
 from __future__ import annotations
 
+import functools
+
 from ..ir.values import apply, is_sym, register_function
 from .code import call
 from .registry import Op, Param, register
@@ -51,6 +53,7 @@ def prune(matrix) -> tuple | None:
     return kept, tuple(tuple(matrix[i][j] for j in kept) for i in kept)
 
 
+@functools.lru_cache(maxsize=4096)  # a supernet's cells all read one sample per forward
 def spec(n: int, ops: tuple, inputs: tuple):
     """The pruned cell ``(kept, matrix, ops of its interior vertices)`` a sample gives, or None
     for a cell whose input does not reach its output."""

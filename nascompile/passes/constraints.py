@@ -18,6 +18,7 @@ Counting under constraints (:func:`constrained_stats`) is exact or refused:
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from dataclasses import dataclass
@@ -144,7 +145,15 @@ class ConstraintSet:
         return out
 
 
+    @functools.cached_property
+    def _edge_filters(self) -> dict:
+        return self._find_edge_filters()
+
     def edge_filters(self) -> dict:
+        """See :meth:`_find_edge_filters` (computed once: stats and factors both ask)."""
+        return self._edge_filters
+
+    def _find_edge_filters(self) -> dict:
         """``{cell label: constraint}`` for each constraint that reads only ``edges(scope)`` of
         one NAS-Bench-101 cell type's input choices (``edges(cell) <= 8``): its block counts it
         (:meth:`allowed_edges`) instead of a table over all of the cell's decisions."""
@@ -212,7 +221,7 @@ def constrained_stats(graph, ops, cset: ConstraintSet):
     from .stats import SpaceStats, space_stats
 
     if not cset.stats:
-        return space_stats(graph, ops, extra=cset.factors(), edges=cset)
+        return space_stats(graph, ops, extra=cset.factors(), checker=cset)
     decisions = graph.decisions
     total = 1
     for d in decisions.values():

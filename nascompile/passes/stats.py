@@ -124,10 +124,10 @@ class _Conditions:
         return prev
 
 
-def space_stats(graph: Graph, ops=None, extra=(), edges=None) -> SpaceStats:
+def space_stats(graph: Graph, ops=None, extra=(), checker=None) -> SpaceStats:
     """``extra``: 0/1 tables ``(labels, {indices: bool})`` the architectures must satisfy (the
     decision constraints of :mod:`.constraints`), counted and optimised over with the rest;
-    ``edges``: the ConstraintSet whose edge filters the NAS-Bench-101 cells obey."""
+    ``checker``: the ConstraintSet whose edge filters the NAS-Bench-101 cells obey."""
     live, definitions = liveness_circuit(graph)
     blocks = find_blocks(live)  # NAS-Bench-101 cells: their decisions are counted together
     in_blocks = check_independent(blocks, live)
@@ -160,9 +160,9 @@ def space_stats(graph: Graph, ops=None, extra=(), edges=None) -> SpaceStats:
         total = total.numerator
     params = _extremes(*value_factors[2], conds, sizes) if total else (0, 0)
     flops = _extremes(*value_factors[3], conds, sizes) if total else (0, 0)
-    filters = edges.edge_filters() if edges is not None else {}
+    filters = checker.edge_filters() if checker is not None else {}
     for block in blocks:  # independent of the rest: counts multiply, extremes add
-        n, p, f = block_stats(block, edges.allowed_edges(filters[block.label], block.max_edges)
+        n, p, f = block_stats(block, checker.allowed_edges(filters[block.label], block.max_edges)
                               if block.label in filters else None)
         total *= n
         params, flops = (params[0] + p[0], params[1] + p[1]), (flops[0] + f[0], flops[1] + f[1])
